@@ -1,0 +1,151 @@
+"""The label table: label values as stored, their names and colours, and the consecutive classes
+the models use internally."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import DataError
+from engine.resources import color_for_label
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    value: int
+    name: str
+    color: tuple[int, int, int]
+
+
+@dataclass
+class LabelTable:
+    """Labels by stored value. Class index i (0..n-1) is the i-th value in ascending order."""
+
+    entries: dict[int, LabelInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_names(cls, names: dict[int, str]) -> LabelTable:
+        table = cls()
+        for value in sorted(names):
+            table.add(value, names[value])
+        if 0 not in table.entries:
+            table.add(0, "background")
+        return table
+
+    def add(self, value: int, name: str | None = None, color: tuple[int, int, int] | None = None) -> None:
+        value = int(value)
+        if value < 0:
+            raise DataError(f"Label value {value} is negative; label maps must hold values >= 0.")
+        if name is None:
+            name = "background" if value == 0 else f"label {value}"
+        self.entries[value] = LabelInfo(value, name, tuple(color) if color else color_for_label(value))
+
+    def ensure(self, values) -> None:
+        """Add any value not yet named, as 'label N'."""
+        for v in values:
+            if int(v) not in self.entries:
+                self.add(int(v))
+
+    @property
+    def values(self) -> list[int]:
+        return sorted(self.entries)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.entries)
+
+    def name(self, value: int) -> str:
+        info = self.entries.get(int(value))
+        return info.name if info else f"label {value}"
+
+    def names_by_value(self) -> dict[str, str]:
+        """The JSON form of the CLI contract: {"0": "background", ...}."""
+        return {str(v): self.entries[v].name for v in self.values}
+
+    def lookup_to_classes(self) -> np.ndarray:
+        """A lookup array: stored value -> class index (unknown values -> 0)."""
+        values = self.values
+        lut = np.zeros(max(values) + 1, dtype=np.uint8 if len(values) <= 256 else np.uint16)
+        for i, v in enumerate(values):
+            lut[v] = i
+        return lut
+
+    def to_classes(self, label: np.ndarray) -> np.ndarray:
+        values = self.values
+        if label.size and (label.min() < 0 or label.max() > values[-1]):
+            raise DataError(f"Label map holds values outside the label table ({values}).")
+        return self.lookup_to_classes()[label]
+
+    def to_values(self, classes: np.ndarray) -> np.ndarray:
+        values = np.asarray(self.values, dtype=np.int32)
+        out = values[np.asarray(classes, dtype=np.int64)]
+        top = values[-1]
+        return out.astype(np.uint8 if top < 256 else np.uint16)
+
+    def class_of(self, value: int) -> int:
+        return self.values.index(int(value))
+
+    def to_json(self) -> dict:
+        return {
+            "labels": [
+                {"value": v, "name": self.entries[v].name, "color": list(self.entries[v].color)}
+                for v in self.values
+            ]
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> LabelTable:
+        table = cls()
+        for item in data.get("labels", []):
+            table.add(int(item["value"]), item.get("name"), item.get("color"))
+        return table
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LabelTable:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def merged(self, other: LabelTable) -> LabelTable:
+        """This table plus the entries of ``other`` it does not have (names here win)."""
+        out = LabelTable(dict(self.entries))
+        for v, info in other.entries.items():
+            if v not in out.entries or out.entries[v].name == f"label {v}":
+                out.entries[v] = info
+        return out
+
+
+def read_labels_json(path: Path) -> dict[int, str]:
+    """Read a labels.json beside the data: {"1": "liver"} or {"liver": 1} or [{"value":1,"name":..}]."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the label names ({exc}). Fix or remove the file.") from None
+    if isinstance(data, dict) and "labels" in data:
+        data = data["labels"]
+    return parse_label_names(data, path)
+
+
+def parse_label_names(data, source: Path | str) -> dict[int, str]:
+    names: dict[int, str] = {}
+    try:
+        if isinstance(data, list):
+            for item in data:
+                names[int(item["value"])] = str(item["name"])
+        elif isinstance(data, dict):
+            for k, v in data.items():
+                if isinstance(v, (int, float)) or (isinstance(v, str) and v.lstrip("-").isdigit()):
+                    names[int(v)] = str(k)  # nnU-Net v2: {"name": value}
+                elif isinstance(v, list):  # nnU-Net region-based labels: take the first value
+                    names[int(v[0])] = str(k)
+                else:
+                    names[int(k)] = str(v)  # MSD: {"1": "liver"}
+        else:
+            raise TypeError(type(data).__name__)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{source}: label names are not in a form SynthVol knows ({exc}).") from None
+    return names

@@ -1,0 +1,131 @@
+"""The engine contract for long work: small frozen event dataclasses and a Control.
+
+Every long operation takes ``on_event`` (a callable receiving one of the events below) and a
+``Control`` whose ``stop``/``pause`` flags it checks at least once per iteration, slice or file.
+Events carry floats, strings and small NumPy arrays only, never tensors.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    message: str = ""
+    rate: float | None = None  # items per second
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Losses:
+    iteration: int
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Preview:
+    iteration: int
+    images: dict[str, Any]  # name -> small 2-D float32 NumPy array in [-1, 1] or uint8 labels
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    iteration: int = 0
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str  # "debug" | "info" | "warning" | "error"
+    text: str
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: str  # "running" | "paused" | "stopping"
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: Any = None
+
+
+Event = Progress | Losses | Preview | CheckpointSaved | Log | StateChanged | Finished
+EventCallback = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """An ``on_event`` that drops everything (scripts that do not care)."""
+
+
+@dataclass
+class Control:
+    """Thread-safe stop and pause flags, set by the GUI or CLI and polled by the engine."""
+
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    pause_event: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def pause(self) -> None:
+        self.pause_event.set()
+
+    def resume(self) -> None:
+        self.pause_event.clear()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_event.is_set()
+
+    def raise_if_stopped(self) -> None:
+        if self.stop_event.is_set():
+            raise Cancelled("Stopped by the user.")
+
+    def wait_while_paused(self, poll_s: float = 0.05) -> bool:
+        """Block while paused; return True if a pause happened. Returns at once on stop."""
+        waited = False
+        while self.pause_event.is_set() and not self.stop_event.is_set():
+            waited = True
+            time.sleep(poll_s)
+        return waited
+
+
+class ProgressClock:
+    """Rate and ETA for Progress events (exponentially smoothed)."""
+
+    def __init__(self, total: int, start_done: int = 0, smoothing: float = 0.2) -> None:
+        self.total = total
+        self._last_t = time.perf_counter()
+        self._last_done = start_done
+        self._rate: float | None = None
+        self._smoothing = smoothing
+
+    def update(self, done: int) -> tuple[float | None, float | None]:
+        now = time.perf_counter()
+        dt = now - self._last_t
+        if dt > 0 and done > self._last_done:
+            inst = (done - self._last_done) / dt
+            s = self._smoothing
+            self._rate = inst if self._rate is None else (1 - s) * self._rate + s * inst
+            self._last_t, self._last_done = now, done
+        eta = (self.total - done) / self._rate if self._rate else None
+        return self._rate, eta
+
+    def pause_gap(self) -> None:
+        """Forget the time spent paused so the rate is not dragged down."""
+        self._last_t = time.perf_counter()
