@@ -1,0 +1,208 @@
+"""Folders without a dataset.json: paired image/label folders, DICOM trees and loose files.
+
+Files are classified by name (naming.role_and_key), DICOM files are grouped by SeriesInstanceUID
+whatever the folders, then images and labels are paired by case key within a folder, across a
+paired images/ + labels/ folder, or by a label named after a DICOM series folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.data.cases import CaseRef
+from engine.data.dicom_series import DicomFile, DicomSeries, group_by_series, read_dicom_file
+from engine.data.formats import has_dicom_magic, is_hidden_or_junk, looks_like_dicom, strip_extensions, volume_extension
+from engine.data.found import Found
+from engine.data.naming import IMAGE_DIRS, LABEL_DIRS, role_and_key
+from engine.errors import DataError
+from engine.events import Control, EventCallback, Progress, ignore_events
+
+log = logging.getLogger(__name__)
+
+IGNORED_EXTENSIONS = {
+    ".txt", ".md", ".json", ".csv", ".tsv", ".xml", ".html", ".pdf", ".png", ".jpg", ".jpeg",
+    ".gif", ".bmp", ".tif", ".tiff", ".py", ".zip", ".gz", ".tar", ".xlsx", ".log", ".yaml", ".yml",
+    ".npy", ".npz", ".pkl", ".pt", ".pth", ".mrml", ".mrb", ".raw", ".img", ".hdr", ".ini", ".bat",
+}
+
+
+@dataclass
+class Entry:
+    kind: str  # "volume" | "series"
+    path: Path  # the file, or the series folder
+    role: str | None
+    key: str
+    group: str
+    series: DicomSeries | None = None
+
+
+def walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """(volume files, DICOM candidate files) under root, sorted, hidden and junk files skipped."""
+    volumes, dicoms = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if is_hidden_or_junk(path):
+                continue
+            if volume_extension(path):
+                volumes.append(path)
+                continue
+            suffix = path.suffix.lower()
+            if looks_like_dicom(path) or ((not suffix or suffix[1:].isdigit()) and has_dicom_magic(path)):
+                dicoms.append(path)
+            elif suffix not in IGNORED_EXTENSIONS and has_dicom_magic(path):
+                dicoms.append(path)
+    return volumes, dicoms
+
+
+def find_in_tree(
+    root: Path, on_event: EventCallback = ignore_events, control: Control | None = None
+) -> Found:
+    found = Found("files")
+    volumes, dicom_paths = walk(root)
+    infos: list[DicomFile] = []
+    for i, path in enumerate(dicom_paths):
+        if control is not None:
+            control.raise_if_stopped()
+        try:
+            infos.append(read_dicom_file(path))
+        except DataError as exc:
+            found.add(CaseRef(strip_extensions(path.name), path)).fail(str(exc))
+        if i % 200 == 0 or i == len(dicom_paths) - 1:
+            on_event(Progress(i + 1, len(dicom_paths), f"Reading DICOM headers ({i + 1}/{len(dicom_paths)})"))
+    series = group_by_series(infos)
+    image_series = [s for s in series.values() if not s.is_seg]
+    seg_series = [s for s in series.values() if s.is_seg]
+    if image_series:
+        found.layout = "dicom"
+
+    images_dir, labels_dir = _paired_dirs(root)
+    if images_dir and labels_dir:
+        found.layout = "paired"
+
+    entries: list[Entry] = []
+    claimed: set[Path] = set()
+    series_ids = _series_keys(image_series, images_dir)
+    segs_by_ref: dict[str, list[DicomSeries]] = defaultdict(list)
+    for seg in seg_series:
+        segs_by_ref[seg.first.referenced_series or ""].append(seg)
+
+    for s in image_series:
+        key, group = series_ids[s.uid]
+        entries.append(Entry("series", s.folder, "image", key, group, s))
+        # a label inside the series folder: 'patient1/seg.nrrd', 'patient1/label.nii.gz'
+        for v in volumes:
+            if v.parent == s.folder and role_and_key(v.name)[0] == "label" and v not in claimed:
+                entries.append(Entry("volume", v, "label", key, group))
+                claimed.add(v)
+
+    for v in volumes:
+        if v in claimed:
+            continue
+        role, key = role_and_key(v.name)
+        group = str(v.parent)
+        if images_dir and v.parent == images_dir:
+            role, group = "image", "paired"
+        elif labels_dir and v.parent == labels_dir:
+            role, group = "label", "paired"
+        if not key:
+            key = v.parent.name
+        entries.append(Entry("volume", v, role, key, group))
+
+    _pair(entries, found, segs_by_ref)
+    for seg in seg_series:
+        if seg.first.referenced_series not in {s.uid for s in image_series}:
+            found.add(CaseRef(strip_extensions(seg.first.path.name), seg.first.path)).fail(
+                f"{seg.first.path}: a DICOM SEG whose referenced series ({seg.first.referenced_series}) "
+                "is not in this folder. Put it beside the image series it segments."
+            )
+        for f in seg.first.segments.items():
+            found.label_names.setdefault(f[0], f[1])
+    if image_series and volumes:
+        found.layout = "mixed" if found.layout == "dicom" else found.layout
+    return found
+
+
+def _paired_dirs(root: Path) -> tuple[Path | None, Path | None]:
+    images = labels = None
+    for child in sorted(root.iterdir()) if root.is_dir() else []:
+        if not child.is_dir():
+            continue
+        name = child.name.lower()
+        if images is None and name in IMAGE_DIRS:
+            images = child
+        elif labels is None and name in LABEL_DIRS:
+            labels = child
+    return images, labels
+
+
+def _series_keys(image_series: list[DicomSeries], images_dir: Path | None) -> dict[str, tuple[str, str]]:
+    """Case key and pairing group of each DICOM series: its folder name (the case folder under
+    images/ in a paired layout), with the series number added when a folder holds several."""
+    by_folder: dict[Path, list[DicomSeries]] = defaultdict(list)
+    for s in image_series:
+        by_folder[s.folder].append(s)
+    out = {}
+    for folder, group in by_folder.items():
+        if images_dir and (folder == images_dir or images_dir in folder.parents):
+            rel = folder.relative_to(images_dir).parts
+            base = rel[0] if rel else strip_extensions(group[0].first.path.name)
+            grp = "paired"
+        else:
+            base, grp = folder.name, str(folder.parent)
+        for i, s in enumerate(sorted(group, key=lambda s: (s.first.series_number or 0, s.uid))):
+            key = base if len(group) == 1 else f"{base}_S{s.first.series_number or i + 1}"
+            out[s.uid] = (key, grp)
+    return out
+
+
+def _pair(entries: list[Entry], found: Found, segs_by_ref: dict[str, list[DicomSeries]]) -> None:
+    buckets: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    for e in entries:
+        buckets[(e.group, e.key.lower())].append(e)
+    for (_group, _key), items in sorted(buckets.items(), key=lambda kv: kv[0]):
+        labels = [e for e in items if e.role == "label"]
+        images = [e for e in items if e.role != "label"]
+        if not labels and len(images) == 2:
+            roles = {e.role for e in images}
+            if roles == {"image", None} and all(e.kind == "volume" for e in images):
+                label = next(e for e in images if e.role is None)
+                labels, images = [label], [e for e in images if e is not label]
+        stems = [strip_extensions(e.path.name) for e in images]
+        for img in images:
+            label = labels[0] if labels else None
+            stem = strip_extensions(img.path.name)
+            if len(images) == 1:
+                case_id = img.key
+            else:  # several images share a key: their own names tell them apart
+                case_id = stem if stems.count(stem) == 1 else img.path.name
+            case = CaseRef(case_id, img.path)
+            if img.series is not None:
+                segs = segs_by_ref.get(img.series.uid, [])
+                if segs:
+                    case.label, case.label_kind = segs[0].first.path, "seg"
+                    found.seg_series[case_id] = segs[0]
+                    if label is not None:
+                        case.warnings.append(f"both a DICOM SEG and {label.path.name} label this series; using the SEG")
+                        label = None
+            if label is not None:
+                case.label, case.label_kind = label.path, "volume"
+                if len(labels) > 1:
+                    case.warnings.append(
+                        f"several label files match: using {label.path.name}, ignoring "
+                        + ", ".join(e.path.name for e in labels[1:])
+                    )
+            case = found.add(case)
+            if img.series is not None:
+                found.series[case.id] = img.series
+        if not images:
+            for lab in labels:
+                found.add(CaseRef(lab.key or strip_extensions(lab.path.name), lab.path)).fail(
+                    f"{lab.path}: a label map without an image (no image named '{lab.key}' beside it). "
+                    "Name the image and label after the same case, e.g. case1.nii.gz + case1_seg.nii.gz."
+                )

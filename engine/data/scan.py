@@ -1,0 +1,181 @@
+"""discover(): find the cases in a dataset folder and check each one, never stopping on a bad file."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from engine.data.cases import CaseRef, ScanResult
+from engine.data.content_checks import check_image_values, check_label_values
+from engine.data.dicom_series import check_series
+from engine.data.found import Found
+from engine.data.geometry import describe_difference, overlap_fraction, same_grid
+from engine.data.labels import LabelTable, read_labels_json
+from engine.data.layout_nnunet import find_nnunet_or_msd, read_dataset_json
+from engine.data.layout_tree import find_in_tree
+from engine.data.naming import modality_from_name
+from engine.data.volume_io import read_header, read_volume
+from engine.errors import DataError
+from engine.events import Control, EventCallback, Log, Progress, ignore_events
+
+log = logging.getLogger(__name__)
+MODALITIES = ("CT", "MR")
+
+
+def discover(
+    root: Path | str,
+    modality: str | None = None,
+    verify: bool = True,
+    on_event: EventCallback = ignore_events,
+    control: Control | None = None,
+    workers: int = 2,
+) -> ScanResult:
+    """Find and check every case under ``root``.
+
+    verify=True reads the voxels of volume files (NIfTI, NRRD, MHA) and label maps to catch
+    truncated, all-NaN and constant images and to list the label values; DICOM series are checked
+    from their headers. A bad file becomes a case with status "error"; the scan goes on.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataError(f"{root}: no such file or folder.")
+    if modality is not None and modality.upper() not in MODALITIES:
+        raise DataError(f"Unknown modality {modality!r}; use CT or MR.")
+    control = control or Control()
+    on_event(Log("info", f"Scanning {root}"))
+    found = _find(root, on_event, control)
+    names = dict(found.label_names)
+    labels_json = (root if root.is_dir() else root.parent) / "labels.json"
+    if labels_json.is_file():
+        try:
+            names.update(read_labels_json(labels_json))
+        except DataError as exc:
+            found.notes.append(str(exc))
+
+    total = len(found.cases)
+    done = 0
+
+    def run(case: CaseRef) -> CaseRef:
+        if control.stop_requested:
+            return case
+        if case.ok:
+            try:
+                inspect_case(case, found, verify)
+            except DataError as exc:
+                case.fail(str(exc))
+            except Exception as exc:  # a reader we do not control misbehaved: report, go on
+                log.exception("unexpected error on %s", case.image)
+                case.fail(f"{case.image}: unexpected error while reading ({type(exc).__name__}: {exc}).")
+        if modality is not None:
+            case.modality = modality.upper()
+        return case
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for case in pool.map(run, found.cases):
+            done += 1
+            control.raise_if_stopped()
+            on_event(Progress(done, total, f"Checked {case.id}"))
+            if not case.ok:
+                on_event(Log("warning", f"Skipped {case.id}: {case.error}"))
+
+    table = LabelTable.from_names(names) if names else LabelTable.from_names({0: "background"})
+    for case in found.cases:
+        if case.ok:
+            table.ensure(case.label_values)
+    if not found.cases:
+        found.notes.append(
+            f"{root}: no image files found (looked for DICOM, NIfTI, NRRD and MHA files in every subfolder)."
+        )
+    result = ScanResult(root, found.layout, found.cases, table, found.notes)
+    on_event(Log("info", result.summary()))
+    return result
+
+
+def _find(root: Path, on_event: EventCallback, control: Control) -> Found:
+    if root.is_file():
+        return _single_file(root)
+    meta = read_dataset_json(root)
+    if meta is not None and ((root / "imagesTr").is_dir() or "training" in meta):
+        return find_nnunet_or_msd(root, meta)
+    return find_in_tree(root, on_event, control)
+
+
+def _single_file(path: Path) -> Found:
+    found = find_in_tree(path.parent)
+    chosen = [c for c in found.cases if c.image == path or c.label == path]
+    found.cases = chosen or [CaseRef(path.name, path)]
+    return found
+
+
+def inspect_case(case: CaseRef, found: Found, verify: bool) -> None:
+    """Fill in geometry, modality and label values, and check the image/label pair."""
+    series = found.series.get(case.id)
+    if series is not None:
+        stack = check_series(series)
+        case.image_files = tuple(stack.files)
+        case.source_sop_instances = tuple(stack.sop_instances)
+        case.modality = case.modality or stack.modality
+        case.window = stack.window
+        if stack.geometry is None:  # one multi-frame file
+            case.image = stack.files[0]
+            case.geometry = read_header(case.image).geometry
+        else:
+            case.geometry = stack.geometry
+        if verify:
+            _check_dicom_pixels(stack.files[len(stack.files) // 2])
+    else:
+        header = read_header(case.image)
+        case.geometry = header.geometry
+        if verify:
+            image = read_volume(case.image)
+            arr = sitk.GetArrayViewFromImage(image)
+            case.warnings += check_image_values(arr, case.image)
+            if case.label is None and arr.dtype.kind in "iu" and len(np.unique(arr[:: max(1, arr.shape[0] // 8)])) <= 8:
+                case.warnings.append(f"{case.image.name} holds only a few distinct values: is it a label map?")
+        case.modality = case.modality or modality_from_name(case.image.name)
+    if case.label is None:
+        return
+    if case.label_kind == "seg":
+        seg = found.seg_series[case.id]
+        case.label_values = tuple(sorted({0, *seg.first.segments}))
+        for number, name in seg.first.segments.items():
+            found.label_names.setdefault(number, name)
+        return
+    label_header = read_header(case.label)
+    if verify or not same_grid(case.geometry, label_header.geometry):
+        label = read_volume(case.label)
+        values, warnings = check_label_values(sitk.GetArrayViewFromImage(label), case.label)
+        case.label_values = tuple(values)
+        case.warnings += warnings
+    if not same_grid(case.geometry, label_header.geometry):
+        frac = overlap_fraction(case.geometry, label_header.geometry)
+        diff = describe_difference(case.geometry, label_header.geometry)
+        if frac <= 0.0:
+            raise DataError(
+                f"{case.label}: the label map does not overlap its image {case.image.name} in space "
+                f"({diff}). Check that they belong to the same scan."
+            )
+        case.label_resampled = True
+        case.warnings.append(
+            f"label on a different grid ({diff}); it is resampled onto the image grid with nearest "
+            f"neighbour ({100 * min(frac, 1.0):.0f}% of the label lies inside the image)"
+        )
+
+
+def _check_dicom_pixels(path: Path) -> None:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(str(path))
+        arr = ds.pixel_array
+    except Exception as exc:
+        raise DataError(
+            f"{path}: the pixel data cannot be decoded ({exc}). The file may be truncated, or "
+            "compressed with a codec that is not installed."
+        ) from None
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and getattr(ds, "SamplesPerPixel", 1) > 1):
+        raise DataError(f"{path}: colour or multi-sample pixels; SynthVol needs grey-scale images.")

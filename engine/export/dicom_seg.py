@@ -1,0 +1,127 @@
+"""DICOM SEG of the label map, built with highdicom from the exported slices' own headers.
+
+BINARY (default, uncompressed, no empty frames omitted: dcmqi/3D Slicer would crop in z) or the
+opt-in LABELMAP with RLE. Segment number = label value (when the table's values are 1..n, as the
+standard requires consecutive segment numbers; otherwise their rank, recorded in the manifest).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless
+
+from engine.data.labels import LabelTable
+from engine.export.codes import codes_for
+from engine.export.dicom_header import MODEL_NAME, CaseIdentity, Provenance, mark_synthetic
+from engine.export.uids import CaseUIDs
+from engine.export.volume import PreparedCase
+
+log = logging.getLogger(__name__)
+SEG_SERIES_NUMBER = 100
+SEG_FOLDER = f"SEG_{SEG_SERIES_NUMBER}"
+SEG_FILE = "seg.dcm"
+
+
+def segment_numbers(table: LabelTable) -> dict[int, int]:
+    """Label value -> SegmentNumber for every non-zero value of the table."""
+    values = [v for v in table.values if v != 0]
+    if values == list(range(1, len(values) + 1)):
+        return {v: v for v in values}
+    return {v: i + 1 for i, v in enumerate(values)}
+
+
+def algorithm(prov: Provenance) -> hd.AlgorithmIdentificationSequence:
+    params = {"checkpoint_sha256": prov.checkpoint_id} if prov.checkpoint_id else None
+    return hd.AlgorithmIdentificationSequence(
+        name=prov.app,
+        family=codes.DCM.ArtificialIntelligence,
+        version=prov.version,
+        source=prov.app,
+        parameters=params,
+    )
+
+
+def segment_descriptions(table: LabelTable, prov: Provenance) -> list[hd.seg.SegmentDescription]:
+    numbers = segment_numbers(table)
+    ident = algorithm(prov)
+    out = []
+    for value, number in numbers.items():
+        info = table.entries[value]
+        coded = codes_for(info.name)
+        out.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=info.name[:64] or f"label {value}",
+                segmented_property_category=coded.category,
+                segmented_property_type=coded.type,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=ident,
+                tracking_id=f"label value {value}",
+                tracking_uid=None,
+                display_color=hd.color.CIELabColor.from_rgb(*info.color),
+            )
+        )
+    return out
+
+
+def build_seg(
+    case: PreparedCase,
+    headers: Sequence[Dataset],
+    who: CaseIdentity,
+    uids: CaseUIDs,
+    prov: Provenance,
+    table: LabelTable,
+    seg_type: str = "BINARY",
+) -> hd.seg.Segmentation | None:
+    """The SEG for ``case`` referencing the exported slices ``headers``; None if the table has no
+    labels besides background."""
+    numbers = segment_numbers(table)
+    if not numbers:
+        log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
+        return None
+    lut = np.zeros(max(int(case.label.max()), max(numbers)) + 1, dtype=np.uint16)
+    for value, number in numbers.items():
+        lut[value] = number
+    pixels = lut[case.label]
+    pixels = pixels.astype(np.uint8 if len(numbers) < 256 else np.uint16, copy=False)
+    labelmap = seg_type == "LABELMAP"
+    seg = hd.seg.Segmentation(
+        source_images=list(headers),
+        pixel_array=pixels,
+        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP if labelmap else hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=segment_descriptions(table, prov),
+        series_instance_uid=uids.seg_series,
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=uids.seg_instance,
+        instance_number=1,
+        manufacturer=prov.app,
+        manufacturer_model_name=MODEL_NAME,
+        software_versions=tuple(prov.software_versions),
+        device_serial_number="",
+        content_label="LABELS",
+        content_description="Label map of a synthetic volume",
+        content_creator_name="SYNTHVOL^",
+        series_description=f"Synthetic {case.case.modality} labels",
+        series_date=prov.date,
+        series_time=prov.time,
+        content_date=prov.date,
+        content_time=prov.time,
+        omit_empty_frames=False,
+        transfer_syntax_uid=RLELossless if labelmap else ExplicitVRLittleEndian,
+    )
+    mark_synthetic(seg, prov)
+    return seg
+
+
+def write_seg(folder: Path, seg: hd.seg.Segmentation) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SEG_FILE
+    seg.save_as(path, enforce_file_format=True)
+    return path

@@ -1,0 +1,60 @@
+"""Parameter-free normalisation and SPADE (Park et al. 2019): normalise, then modulate with a
+per-pixel scale and shift predicted from the label map at the layer's resolution."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ParamFreeNorm(nn.Module):
+    """Instance norm (``F.group_norm`` with one group per channel: fast on CPU and keeps
+    channels_last) or batch norm, both without learnt affine parameters."""
+
+    def __init__(self, channels: int, kind: str = "instance", eps: float = 1e-5) -> None:
+        super().__init__()
+        self.kind = kind
+        self.channels = channels
+        self.eps = eps
+        self.batch_norm = nn.BatchNorm2d(channels, affine=False, eps=eps) if kind == "batch" else None
+        if kind not in ("instance", "batch"):
+            raise ValueError(f"unknown norm {kind!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.batch_norm is not None:
+            return self.batch_norm(x)
+        return F.group_norm(x, self.channels, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, kind={self.kind}"
+
+
+class SPADE(nn.Module):
+    """``norm(x) * (1 + gamma(seg)) + beta(seg)``; ``seg`` must already have ``x``'s size.
+
+    ``shared`` is a 3x3 conv + ReLU on the labels; ``kernel`` (1 or 3) sizes the gamma/beta conv."""
+
+    def __init__(
+        self, channels: int, label_channels: int, hidden: int, norm: str = "instance", kernel: int = 3
+    ) -> None:
+        super().__init__()
+        self.norm = ParamFreeNorm(channels, norm)
+        self.shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU(inplace=True))
+        # gamma and beta from one conv (one kernel launch), split afterwards. The paper's 3x3; 1x1
+        # is ~9x cheaper at full resolution and still sees 3x3 of labels through ``shared``.
+        self.gamma_beta = nn.Conv2d(hidden, 2 * channels, kernel, padding=kernel // 2)
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.gamma_beta(self.shared(seg)).chunk(2, dim=1)
+        return torch.addcmul(beta, self.norm(x), 1 + gamma)
+
+
+def label_pyramid(label_ctx: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """``[label_ctx, /2, /4, ...]`` (``levels + 1`` entries) by 2x2 average pooling: soft one-hot,
+    so a structure smaller than a coarse pixel still shows as a fraction instead of vanishing."""
+    out = [label_ctx]
+    for _ in range(levels):
+        out.append(F.avg_pool2d(out[-1], 2))
+    return out

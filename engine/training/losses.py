@@ -1,0 +1,115 @@
+"""GAN training losses, all computed in float32 outside autocast (safe under bf16 autocast).
+
+Discriminator outputs may be given as a tensor of logits, a list of per-scale logits, or the
+multi-scale discriminator's ``list[list[Tensor]]`` (features with logits last per scale);
+adversarial losses are averaged over scales.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+import torch.nn.functional as F
+
+DOutput = Union[torch.Tensor, Sequence[torch.Tensor], Sequence[Sequence[torch.Tensor]]]
+GanMode = Literal["hinge", "lsgan"]
+GAN_MODES = ("hinge", "lsgan")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Recommended weights for the SPADE-style objective (hinge GAN + feature matching, with an
+    L1 reconstruction term because training pairs are aligned, and the style VAE's KL)."""
+
+    adversarial: float = 1.0
+    feature_matching: float = 10.0
+    l1: float = 10.0
+    kl: float = 0.05
+
+
+def _no_autocast(t: torch.Tensor) -> torch.autocast:
+    return torch.autocast(device_type=t.device.type, enabled=False)
+
+
+def _logits(d_out: DOutput) -> list[torch.Tensor]:
+    if isinstance(d_out, torch.Tensor):
+        return [d_out]
+    out = []
+    for item in d_out:
+        out.append(item if isinstance(item, torch.Tensor) else item[-1])
+    if not out:
+        raise ValueError("empty discriminator output")
+    return out
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in GAN_MODES:
+        raise ValueError(f"unknown GAN loss {mode!r}: use one of {', '.join(GAN_MODES)}")
+
+
+def d_adversarial_loss(real: DOutput, fake: DOutput, mode: GanMode = "hinge") -> torch.Tensor:
+    """Discriminator loss. Hinge: ``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))`` (zero once
+    real logits >= 1 and fake <= -1). LSGAN: ``mean((D(real) - 1)^2) + mean(D(fake)^2)``, halved."""
+    _check_mode(mode)
+    reals, fakes = _logits(real), _logits(fake)
+    if len(reals) != len(fakes):
+        raise ValueError(f"real has {len(reals)} scales, fake has {len(fakes)}")
+    with _no_autocast(reals[0]):
+        total = reals[0].new_zeros((), dtype=torch.float32)
+        for r, f in zip(reals, fakes):
+            r, f = r.float(), f.float()
+            if mode == "hinge":
+                total = total + F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+            else:
+                total = total + 0.5 * ((r - 1.0).square().mean() + f.square().mean())
+        return total / len(reals)
+
+
+def g_adversarial_loss(fake: DOutput, mode: GanMode = "hinge") -> torch.Tensor:
+    """Generator loss. Hinge: ``-mean(D(fake))``. LSGAN: ``mean((D(fake) - 1)^2) / 2``."""
+    _check_mode(mode)
+    fakes = _logits(fake)
+    with _no_autocast(fakes[0]):
+        total = fakes[0].new_zeros((), dtype=torch.float32)
+        for f in fakes:
+            f = f.float()
+            total = total + (-f.mean() if mode == "hinge" else 0.5 * (f - 1.0).square().mean())
+        return total / len(fakes)
+
+
+def l1_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error, in float32."""
+    with _no_autocast(fake):
+        return F.l1_loss(fake.float(), real.float())
+
+
+def feature_matching_loss(
+    fake_features: Sequence[Sequence[torch.Tensor]], real_features: Sequence[Sequence[torch.Tensor]]
+) -> torch.Tensor:
+    """L1 between the discriminator's intermediate features of fake and real inputs (the final
+    logits excluded), averaged over layers and scales; real features are detached."""
+    if len(fake_features) != len(real_features):
+        raise ValueError(f"fake has {len(fake_features)} scales, real has {len(real_features)}")
+    terms = []
+    first = fake_features[0][0]
+    with _no_autocast(first):
+        for fs, rs in zip(fake_features, real_features):
+            pairs = list(zip(fs[:-1], rs[:-1]))
+            if not pairs:
+                continue
+            scale = sum(F.l1_loss(f.float(), r.detach().float()) for f, r in pairs)
+            terms.append(scale / len(pairs))
+        if not terms:
+            return first.new_zeros((), dtype=torch.float32)
+        return torch.stack(terms).mean()
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), summed over the style dimensions, averaged over the batch."""
+    with _no_autocast(mu):
+        mu, logvar = mu.float(), logvar.float()
+        kl = -0.5 * (1.0 + logvar - mu.square() - logvar.exp())
+        return kl.sum(dim=1).mean() if kl.dim() > 1 else kl.sum()

@@ -1,0 +1,446 @@
+"""SliceView: an axial / coronal / sagittal viewer of one 3-D volume with a label overlay.
+
+Behaviour follows 3D Slicer (see gui/widgets/slice_interaction.py for the mouse and
+gui/widgets/slice_geometry.py for the screen layout: axial shows anterior at the top and the
+patient's right on the left of the screen).
+
+Keys (when the view has focus): Up/Right next slice, Down/Left previous, PgUp/PgDn 10 slices,
+Home/End first/last, R resets window/level, T shows/hides the label overlay.
+Ctrl+double-click (or a plain double-click, as in Slicer) also resets window/level.
+
+Every redraw reads one slice of the volume (a NumPy view made contiguous), never the whole volume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
+
+from engine.data.labels import LabelTable
+from gui.widgets import window_level as wl
+from gui.widgets.label_overlay import LabelLegend, build_lut, colorize, label_name, present_labels
+from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for, slice_position_mm
+from gui.widgets.slice_interaction import SliceViewBox
+from gui.widgets.slice_toolbar import SliceToolbar
+from gui.widgets.view_annotations import ViewAnnotations
+
+_STEP_KEYS = {
+    Qt.Key.Key_Up: 1,
+    Qt.Key.Key_Right: 1,
+    Qt.Key.Key_Down: -1,
+    Qt.Key.Key_Left: -1,
+    Qt.Key.Key_PageUp: 10,
+    Qt.Key.Key_PageDown: -10,
+}
+
+
+class SliceView(QWidget):
+    """One volume, one orientation at a time. Slice indices are 0-based; the corner text is 1-based."""
+
+    sliceChanged = Signal(int)
+    windowChanged = Signal(float, float)  # center, width
+    orientationChanged = Signal(str)
+    overlayOpacityChanged = Signal(float)
+    overlayVisibleChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, presets: dict[str, wl.WindowPreset] | None = None) -> None:
+        super().__init__(parent)
+        self._presets = wl.load_presets() if presets is None else dict(presets)
+        self._image: np.ndarray | None = None
+        self._label: np.ndarray | None = None
+        self._table: LabelTable | None = None
+        self._labels_present: list[int] = []
+        self._lut = np.zeros((1, 4), np.uint8)
+        self._spacing = (1.0, 1.0, 1.0)
+        self._origin: tuple[float, float, float] | None = None
+        self._direction: np.ndarray | None = None
+        self._modality: str | None = None
+        self._orientation = "axial"
+        self._layout: SliceLayout = layout_for("axial", self._spacing)
+        self._indices = dict.fromkeys(ORIENTATIONS, 0)
+        self._window = (0.5, 1.0)
+        self._initial_window = (0.5, 1.0)
+        self._auto_window = (0.5, 1.0)
+        self._range = (0.0, 1.0)
+        self._opacity = 0.5
+        self._overlay_visible = True
+
+        self.toolbar = SliceToolbar(list(self._presets), self)
+        self.graphics = pg.GraphicsView(self)
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.graphics.setBackground("k")
+        self.graphics.setMinimumSize(160, 160)
+        self.view_box = SliceViewBox()
+        self.graphics.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item = pg.ImageItem(axisOrder="row-major")
+        self.overlay_item.setZValue(10)
+        self.overlay_item.setOpacity(self._opacity)
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.overlay_item)
+        self.annotations = ViewAnnotations(self.graphics.viewport())
+        self.legend = LabelLegend(self)
+        self.legend.setVisible(False)
+        self.slice_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slice_slider.setToolTip("Slice (mouse wheel, arrow keys, PgUp/PgDn, Home/End)")
+        self.slice_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        middle = QHBoxLayout()
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.setSpacing(4)
+        middle.addWidget(self.graphics, 1)
+        middle.addWidget(self.legend)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.slice_slider)
+
+        self.view_box.sliceStepRequested.connect(self._on_slice_step)
+        self.view_box.windowDragged.connect(self._on_window_dragged)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.graphics.installEventFilter(self)
+        self.graphics.viewport().installEventFilter(self)
+        self.slice_slider.valueChanged.connect(self.set_slice)
+        self.toolbar.orientationRequested.connect(self.set_orientation)
+        self.toolbar.presetRequested.connect(self.apply_preset)
+        self.toolbar.opacityRequested.connect(self.set_overlay_opacity)
+        self.toolbar.overlayToggled.connect(self.set_overlay_visible)
+        self.toolbar.fitRequested.connect(self.fit_to_view)
+        self.legend.visibilityChanged.connect(self._on_legend_visibility)
+        self.clear()
+
+    # ----------------------------------------------------------------- data
+    def set_volume(
+        self,
+        image: np.ndarray,
+        spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        label: np.ndarray | None = None,
+        label_table: LabelTable | None = None,
+        window: tuple[float, float] | None = None,
+        modality: str | None = None,
+        origin: tuple[float, float, float] | None = None,
+        direction: np.ndarray | None = None,
+    ) -> None:
+        """Show ``image`` (z, y, x) with ``spacing`` (sx, sy, sz) in mm and an optional label map.
+
+        ``window`` is (center, width), e.g. from DICOM; without it the 0.1-99.9 percentile range
+        is used. ``origin`` (LPS, mm) enables the slice position readout; ``direction`` is the
+        3x3 SimpleITK direction matrix (identity when omitted).
+        """
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = image[np.newaxis]
+        if image.ndim != 3 or 0 in image.shape:
+            raise ValueError(f"A volume must be a non-empty 3-D array (z, y, x); got shape {image.shape}.")
+        if label is not None:
+            label = np.asarray(label)
+            label = label[np.newaxis] if label.ndim == 2 else label
+            if label.shape != image.shape:
+                raise ValueError(f"The label map's shape {label.shape} differs from the image's {image.shape}.")
+            if label.dtype.kind not in "uib":
+                raise ValueError(f"A label map holds integers; got {label.dtype}.")
+            if label.dtype.kind == "i" and label.size and int(label.min()) < 0:
+                raise ValueError("A label map holds values >= 0; this one has negative values.")
+        spacing = tuple(float(s) for s in spacing)
+        if len(spacing) != 3 or not all(s > 0 for s in spacing):
+            raise ValueError(f"Spacing must be three positive numbers (sx, sy, sz) in mm; got {spacing}.")
+        same_shape = self._image is not None and self._image.shape == image.shape
+        self._image, self._label, self._table = image, label, label_table
+        self._spacing, self._modality = spacing, modality
+        self._origin = None if origin is None else tuple(float(o) for o in origin)
+        self._direction = None if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
+        self._labels_present = present_labels(label) if label is not None else []
+        self.legend.set_labels(self._labels_present, label_table)
+        self._lut = build_lut(self._labels_present, label_table)
+        self._range = wl.value_range(image)
+        self._auto_window = wl.auto_window(image)
+        if window is not None and float(window[1]) > 0:
+            self._initial_window = (float(window[0]), float(window[1]))
+        else:
+            self._initial_window = self._auto_window
+        self.toolbar.set_presets_enabled({n: p.applies_to(modality) for n, p in self._presets.items()})
+        self.toolbar.set_overlay_available(label is not None)
+        if not same_shape:
+            for name in ORIENTATIONS:
+                n = image.shape[layout_for(name, spacing, self._direction).slice_axis]
+                self._indices[name] = n // 2
+        self.annotations.set_message("")
+        self._apply_layout(fit=not same_shape)
+        self.set_window(*self._initial_window)
+
+    def clear(self) -> None:
+        """Show nothing (and say so)."""
+        self._image = self._label = None
+        self._labels_present = []
+        self.image_item.clear()
+        self.overlay_item.clear()
+        self.legend.set_labels([], None)
+        self.toolbar.set_overlay_available(False)
+        self.slice_slider.setEnabled(False)
+        for name in ("top_left", "top_right", "bottom_left", "bottom_right"):
+            self.annotations.set_corner(name, "")
+        self.annotations.set_letters(None)
+        self.annotations.set_message("No volume loaded")
+
+    def has_volume(self) -> bool:
+        return self._image is not None
+
+    # ------------------------------------------------------------ orientation
+    def orientation(self) -> str:
+        return self._orientation
+
+    @Slot(str)
+    def set_orientation(self, name: str) -> None:
+        if name not in ORIENTATIONS:
+            raise ValueError(f"Unknown orientation {name!r}; use one of {', '.join(ORIENTATIONS)}.")
+        if name == self._orientation:
+            self.toolbar.set_orientation(name)
+            return
+        self._orientation = name
+        self._apply_layout(fit=True)
+        self.orientationChanged.emit(name)
+
+    def _apply_layout(self, fit: bool) -> None:
+        self._layout = layout_for(self._orientation, self._spacing, self._direction)
+        self.toolbar.set_orientation(self._orientation)
+        if self._image is None:
+            return
+        n = self.slice_count
+        self.slice_slider.blockSignals(True)
+        self.slice_slider.setRange(0, max(0, n - 1))
+        self.slice_slider.setValue(self.slice_index)
+        self.slice_slider.blockSignals(False)
+        self.slice_slider.setEnabled(n > 1)
+        self.annotations.set_letters(self._layout.letters)
+        self._redraw()
+        if fit:
+            self.fit_to_view()
+
+    @Slot()
+    def fit_to_view(self) -> None:
+        """Show the whole slice (the zoom and pan are reset)."""
+        if self._image is not None:
+            self.view_box.setRange(rect=self.slice_rect(), padding=0.02)
+
+    def slice_rect(self) -> QRectF:
+        """The displayed slice in view coordinates (millimetres), for the current orientation."""
+        rows, cols = self.displayed_shape()
+        return QRectF(0.0, 0.0, cols * self._layout.col_spacing, rows * self._layout.row_spacing)
+
+    def displayed_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the slice on screen."""
+        if self._image is None:
+            return 0, 0
+        return self._layout.shape_on_screen(self._image.shape)
+
+    # ----------------------------------------------------------------- slices
+    @property
+    def slice_index(self) -> int:
+        return self._indices[self._orientation]
+
+    @property
+    def slice_count(self) -> int:
+        return 0 if self._image is None else int(self._image.shape[self._layout.slice_axis])
+
+    @Slot(int)
+    def set_slice(self, index: int) -> None:
+        if self._image is None:
+            return
+        index = int(min(max(int(index), 0), self.slice_count - 1))
+        if index == self.slice_index:
+            return
+        self._indices[self._orientation] = index
+        self.slice_slider.blockSignals(True)
+        self.slice_slider.setValue(index)
+        self.slice_slider.blockSignals(False)
+        self._redraw()
+        self.sliceChanged.emit(index)
+
+    @Slot(int)
+    def _on_slice_step(self, steps: int) -> None:
+        self.set_slice(self.slice_index + steps)
+
+    def _redraw(self) -> None:
+        image_slice = self._layout.extract(self._image, self.slice_index)
+        rect = self.slice_rect()
+        self.image_item.setImage(image_slice, autoLevels=False, levels=self._levels())
+        self.image_item.setRect(rect)
+        self._redraw_overlay(rect)
+        self._update_texts()
+
+    def _redraw_overlay(self, rect: QRectF | None = None) -> None:
+        if self._label is None:
+            self.overlay_item.clear()
+            return
+        rgba = colorize(self._layout.extract(self._label, self.slice_index), self._lut)
+        self.overlay_item.setImage(rgba, autoLevels=False, levels=None)
+        self.overlay_item.setRect(rect or self.slice_rect())
+        self.overlay_item.setVisible(self._overlay_visible)
+
+    def overlay_rgba(self) -> np.ndarray | None:
+        """The RGBA array now drawn as the label overlay (rows, cols, 4), or None."""
+        return None if self._label is None else self.overlay_item.image
+
+    # ---------------------------------------------------------- window/level
+    def window(self) -> tuple[float, float]:
+        """(center, width) now shown."""
+        return self._window
+
+    def _levels(self) -> tuple[float, float]:
+        c, w = self._window
+        return c - w / 2.0, c + w / 2.0
+
+    @Slot(float, float)
+    def set_window(self, center: float, width: float) -> None:
+        center, width = float(center), float(width)
+        if not (np.isfinite(center) and np.isfinite(width)):
+            return
+        width = max(width, wl.minimum_width(self._range[1] - self._range[0]))
+        changed = (center, width) != self._window
+        self._window = (center, width)
+        self.image_item.setLevels(self._levels())
+        self.toolbar.show_preset(self._matching_preset())
+        self.annotations.set_corner("bottom_right", wl.readout(center, width) if self._image is not None else "")
+        if changed:
+            self.windowChanged.emit(center, width)
+
+    @Slot()
+    def reset_window(self) -> None:
+        """Back to the volume's own window (DICOM) or its 0.1-99.9 percentile range."""
+        self.set_window(*self._initial_window)
+
+    @Slot(str)
+    def apply_preset(self, name: str) -> None:
+        if name == wl.AUTO_PRESET:
+            if self._image is not None:
+                self.set_window(*self._auto_window)
+            return
+        if name not in self._presets:
+            raise KeyError(f"No window preset named {name!r}; known: {', '.join(self.preset_names())}.")
+        preset = self._presets[name]
+        self.set_window(preset.level, preset.width)
+
+    def preset_names(self) -> list[str]:
+        return [wl.AUTO_PRESET, *self._presets]
+
+    def _matching_preset(self) -> str | None:
+        for name, p in self._presets.items():
+            if np.isclose(p.level, self._window[0]) and np.isclose(p.width, self._window[1]):
+                return name
+        if self._image is not None and np.allclose(self._window, self._auto_window):
+            return wl.AUTO_PRESET
+        return None
+
+    @Slot(float, float)
+    def _on_window_dragged(self, dx: float, dy: float) -> None:
+        if self._image is None:
+            return
+        pixels = min(self.view_box.width(), self.view_box.height())
+        self.set_window(*wl.dragged_window(*self._window, dx, dy, self._range, pixels))
+
+    # --------------------------------------------------------------- overlay
+    def overlay_opacity(self) -> float:
+        return self._opacity
+
+    @Slot(float)
+    def set_overlay_opacity(self, opacity: float) -> None:
+        opacity = float(min(max(opacity, 0.0), 1.0))
+        if opacity == self._opacity:
+            return
+        self._opacity = opacity
+        self.overlay_item.setOpacity(opacity)
+        self.toolbar.show_opacity(opacity)
+        self.overlayOpacityChanged.emit(opacity)
+
+    def overlay_visible(self) -> bool:
+        return self._overlay_visible
+
+    @Slot(bool)
+    def set_overlay_visible(self, visible: bool) -> None:
+        visible = bool(visible)
+        if visible == self._overlay_visible:
+            return
+        self._overlay_visible = visible
+        self.overlay_item.setVisible(visible and self._label is not None)
+        self.toolbar.show_overlay_visible(visible)
+        self.overlayVisibleChanged.emit(visible)
+
+    def legend_names(self) -> list[str]:
+        return self.legend.names()
+
+    @Slot()
+    def _on_legend_visibility(self) -> None:
+        self._lut = build_lut(self._labels_present, self._table, self.legend.hidden_values())
+        if self._image is not None:
+            self._redraw_overlay()
+
+    # ------------------------------------------------------------------ text
+    def _update_texts(self) -> None:
+        name = self._orientation.capitalize()
+        lines = [f"{name} {self.slice_index + 1}/{self.slice_count}"]
+        if self._origin is not None:
+            pos = slice_position_mm(
+                self._layout, self._image.shape, self.slice_index, self._spacing, self._origin, self._direction
+            )
+            lines.append(f"{self._layout.position_name} {pos:.1f} mm")
+        self.annotations.set_corner("top_left", "\n".join(lines))
+        sx, sy, sz = self._spacing
+        info = f"{sx:.3g} × {sy:.3g} × {sz:.3g} mm"
+        self.annotations.set_corner("top_right", f"{self._modality}\n{info}" if self._modality else info)
+
+    @Slot(object)
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self._image is None:
+            return
+        p = self.view_box.mapSceneToView(scene_pos)
+        row, col = int(np.floor(p.y() / self._layout.row_spacing)), int(np.floor(p.x() / self._layout.col_spacing))
+        rows, cols = self.displayed_shape()
+        if not (0 <= row < rows and 0 <= col < cols):
+            self.annotations.set_corner("bottom_left", "")
+            return
+        z, y, x = self._layout.voxel_at(self._image.shape, self.slice_index, row, col)
+        value = wl.format_value(float(self._image[z, y, x]))
+        unit = " HU" if (self._modality or "").upper() == "CT" else ""
+        text = f"({x}, {y}, {z})  {value}{unit}"
+        if self._label is not None and self._label[z, y, x]:
+            text += f"\n{label_name(self._table, int(self._label[z, y, x]))}"
+        self.annotations.set_corner("bottom_left", text)
+
+    # ------------------------------------------------------------------ keys
+    def keyPressEvent(self, event) -> None:
+        if not self.handle_key(event.key(), event.modifiers()):
+            super().keyPressEvent(event)
+
+    def handle_key(self, key: int, modifiers=Qt.KeyboardModifier.NoModifier) -> bool:
+        """The view's keys; True when the key was used."""
+        if self._image is None or modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+            return False
+        if key in _STEP_KEYS:
+            self.set_slice(self.slice_index + _STEP_KEYS[key])
+        elif key == Qt.Key.Key_Home:
+            self.set_slice(0)
+        elif key == Qt.Key.Key_End:
+            self.set_slice(self.slice_count - 1)
+        elif key == Qt.Key.Key_R:
+            self.reset_window()
+        elif key == Qt.Key.Key_T:
+            self.set_overlay_visible(not self._overlay_visible)
+        else:
+            return False
+        return True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.graphics and event.type() == QEvent.Type.KeyPress:
+            return self.handle_key(event.key(), event.modifiers())
+        if (
+            obj is self.graphics.viewport()
+            and event.type() == QEvent.Type.MouseButtonDblClick
+            and event.button() == Qt.MouseButton.LeftButton
+        ):
+            self.reset_window()
+            return True
+        return super().eventFilter(obj, event)
