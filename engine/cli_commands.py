@@ -14,6 +14,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--modality", choices=["CT", "MR"], help="set the modality of every case")
     p.add_argument("--quick", action="store_true", help="headers only: do not read voxels to check them")
     p.set_defaults(func=cmd_scan)
+    register_train(sub)
 
 
 def cmd_scan(args) -> int:
@@ -33,3 +34,103 @@ def cmd_scan(args) -> int:
     else:
         print(format_scan_table(result))
     return 0 if result.usable_cases else EXIT_NO_DATA
+
+
+def register_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the label-map-to-image GAN (a run folder)")
+    p.add_argument("--data", type=Path, help="dataset folder")
+    p.add_argument("--run", type=Path, required=True, help="run folder to write (or resume)")
+    p.add_argument("--preset", choices=["quick", "quality"], help="quick (CPU, minutes) or quality (GPU)")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--batch-size", type=_batch_size, help="images per step, or 'auto' (largest that fits)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--config", type=Path, help="a JSON file of training settings (the keys of config.json)")
+    p.add_argument("--modality", choices=["CT", "MR"])
+    p.add_argument("--arch", choices=["spade_unet", "pix2pix_unet"])
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--class-balance", type=float)
+    p.add_argument("--lr-g", type=float)
+    p.add_argument("--lr-d", type=float)
+    p.add_argument("--workers", type=int, dest="num_workers")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: cores - 1)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the models (GPU)")
+    p.add_argument("--val-every", type=int)
+    p.add_argument("--log-every", type=int)
+    p.set_defaults(func=cmd_train)
+
+
+def _batch_size(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number or 'auto'") from None
+    return value
+
+
+def training_config_from_args(args):
+    import json
+
+    from engine.errors import ConfigError
+    from engine.training.config import TrainingConfig
+
+    base = {}
+    if args.config:
+        try:
+            base = json.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{args.config}: cannot read the settings ({exc})") from None
+        base = base.get("training", base)
+    cfg = TrainingConfig.from_json(base)
+    mapping = {
+        "data": args.data, "run": args.run, "preset": args.preset, "iterations": args.iterations,
+        "image_size": args.image_size, "device": args.device, "seed": args.seed,
+        "checkpoint_every": args.checkpoint_every, "modality": args.modality, "arch": args.arch,
+        "precision": args.precision, "class_balance": args.class_balance, "lr_g": args.lr_g,
+        "lr_d": args.lr_d, "num_workers": args.num_workers, "threads": args.threads,
+        "val_every": args.val_every, "log_every": args.log_every,
+    }
+    import dataclasses
+
+    changes = {k: v for k, v in mapping.items() if v is not None}
+    if args.batch_size not in (None, "auto"):
+        changes["batch_size"] = args.batch_size
+    if args.resume:
+        changes["resume"] = True
+    if args.compile:
+        changes["compile"] = True
+    return dataclasses.replace(cfg, **changes), args.batch_size == "auto"
+
+
+def cmd_train(args) -> int:
+    from engine.cli_progress import ProgressPrinter
+    from engine.events import Control
+    from engine.training.trainer import train
+
+    cfg, auto_batch = training_config_from_args(args)
+    if auto_batch:
+        from engine.training.memory_plan import plan_batch_size
+
+        cfg = plan_batch_size(cfg)
+    printer = ProgressPrinter(unit="it")
+    control = Control()
+    try:
+        result = train(cfg, on_event=printer, control=control)
+    except KeyboardInterrupt:
+        control.stop()
+        raise
+    finally:
+        printer.close()
+    state = "stopped" if result.stopped else "finished"
+    print(f"Training {state} at iteration {result.iteration}/{result.iterations} in {result.seconds / 60:.1f} min.")
+    if result.metrics.get("val_ssim") is not None:
+        print(f"Validation: SSIM {result.metrics['val_ssim']:.3f}, PSNR {result.metrics.get('val_psnr', float('nan')):.2f} dB")
+    print(f"Run folder: {result.run}")
+    if result.checkpoint:
+        print(f"Checkpoint: {result.checkpoint}")
+    return 0

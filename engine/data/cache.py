@@ -1,0 +1,252 @@
+"""The preprocessing cache: each case oriented so slices are axial, resampled in-plane to a common
+spacing, normalised, and stored as .npy files read back as memory maps (keyed by the files' hashes
+and the preprocessing parameters), so training never holds the dataset in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from engine.data.cases import CaseRef
+from engine.data.geometry import Geometry
+from engine.data.labels import LabelTable
+from engine.data.loading import load_case
+from engine.data.normalization import IntensityNormalization, guess_modality
+from engine.errors import DataError
+from engine.events import Control, EventCallback, Log, Progress, ignore_events
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("SYNTHVOL_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "synthvol" if not os.environ.get("SYNTHVOL_CACHE") else Path(base)
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    spacing_mode: str = "fit"  # "fit": median spacing, coarsened so the median slice fits image_size; "median"
+    image_size: int = 128
+    in_plane_spacing: float | None = None  # set to force a spacing (mm)
+    ct_window: tuple[float, float] = (-1000.0, 1000.0)
+    mr_percentiles: tuple[float, float] = (0.5, 99.5)
+
+
+@dataclass
+class CachedVolume:
+    case_id: str
+    folder: Path
+    shape: tuple[int, int, int]  # (z, y, x)
+    geometry: Geometry  # the cached grid (oriented LPS, resampled in-plane)
+    source_geometry: Geometry
+    norm: tuple[float, float]
+    presence: np.ndarray = field(repr=False)
+    digest: str = ""  # sha256 of the source files  # (z, num_classes) bool: which classes each slice holds
+
+    def image(self) -> np.ndarray:
+        return np.load(self.folder / "image.npy", mmap_mode="r")
+
+    def label(self) -> np.ndarray:
+        return np.load(self.folder / "label.npy", mmap_mode="r")
+
+
+def file_digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _case_files(case: CaseRef) -> list[Path]:
+    files = list(case.image_files) or [case.image]
+    return files + ([case.label] if case.label else [])
+
+
+def in_plane_axes(geometry: Geometry) -> tuple[int, int, int]:
+    """Index axes (x-like, y-like, slice) after orienting to LPS: the slice axis is the one most
+    aligned with superior-inferior."""
+    d = np.abs(np.array(geometry.direction).reshape(3, 3))
+    slice_axis = int(np.argmax(d[2, :]))
+    others = [a for a in range(3) if a != slice_axis]
+    return others[0], others[1], slice_axis
+
+
+def resolve_spacing(cases: list[CaseRef], params: PreprocessParams) -> float:
+    if params.in_plane_spacing:
+        return float(params.in_plane_spacing)
+    spacings, extents = [], []
+    for c in cases:
+        g = c.geometry
+        ax, ay, _ = in_plane_axes(g)
+        spacings.append(min(g.spacing[ax], g.spacing[ay]))
+        extents.append(max(g.size[ax] * g.spacing[ax], g.size[ay] * g.spacing[ay]))
+    spacing = float(np.median(spacings))
+    if params.spacing_mode == "fit":
+        spacing = max(spacing, float(np.median(extents)) / params.image_size)
+    return round(spacing, 4)
+
+
+def choose_modality(cases: list[CaseRef], override: str | None) -> str | None:
+    if override:
+        return override.upper()
+    found = {c.modality for c in cases if c.modality}
+    if len(found) > 1:
+        raise DataError(
+            f"The dataset mixes modalities ({', '.join(sorted(found))}); train on one modality at a time "
+            "(choose one in the settings or split the folder)."
+        )
+    return found.pop() if found else None
+
+
+@dataclass
+class PreparedData:
+    volumes: list[CachedVolume]
+    normalization: IntensityNormalization
+    spacing: float
+    label_table: LabelTable
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_cases(
+    cases: list[CaseRef],
+    label_table: LabelTable,
+    params: PreprocessParams,
+    cache_dir: Path | None = None,
+    modality: str | None = None,
+    on_event: EventCallback = ignore_events,
+    control: Control | None = None,
+) -> PreparedData:
+    """Load, orient, resample and normalise every usable case into the cache (or reuse it)."""
+    usable = [c for c in cases if c.usable]
+    if not usable:
+        raise DataError("No usable labeled case: every case is unlabeled or has an error (see the scan).")
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    spacing = resolve_spacing(usable, params)
+    mod = choose_modality(usable, modality)
+    norm = IntensityNormalization(mod or "MR", params.ct_window, params.mr_percentiles)
+    volumes, notes = [], []
+    for i, case in enumerate(usable):
+        if control is not None:
+            control.raise_if_stopped()
+        on_event(Progress(i, len(usable), f"Preparing {case.id}"))
+        try:
+            vol, case_mod = _cached_volume(case, label_table, params, spacing, cache_dir, norm, mod is None)
+        except DataError as exc:
+            notes.append(str(exc))
+            on_event(Log("warning", f"Skipped {case.id}: {exc}"))
+            continue
+        if mod is None:
+            mod = case_mod
+            norm = IntensityNormalization(mod, params.ct_window, params.mr_percentiles, dict(norm.cases))
+            on_event(Log("info", f"Modality not given by the data; the intensities look like {mod}."))
+        norm.cases[case.id] = vol.norm
+        volumes.append(vol)
+    on_event(Progress(len(usable), len(usable), "Data ready"))
+    if not volumes:
+        raise DataError("No case could be prepared for training: " + "; ".join(notes))
+    return PreparedData(volumes, norm, spacing, label_table, notes)
+
+
+def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -> tuple[CachedVolume, str]:
+    digest = file_digest(_case_files(case))
+    key_src = {
+        "v": CACHE_VERSION,
+        "files": digest,
+        "params": asdict(params),
+        "spacing": spacing,
+        "labels": label_table.values,
+        "modality": None if guess else norm.modality,
+    }
+    key = hashlib.sha256(json.dumps(key_src, sort_keys=True).encode()).hexdigest()[:24]
+    folder = cache_dir / key
+    meta_path = folder / "meta.json"
+    if meta_path.is_file():
+        try:
+            return _read_meta(case.id, folder)
+        except (OSError, KeyError, ValueError) as exc:
+            log.warning("cache entry %s unreadable (%s); rebuilding", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+    loaded = load_case(case)
+    image, label = loaded.image, loaded.label
+    image = sitk.DICOMOrient(image, "LPS")
+    label = sitk.DICOMOrient(label, "LPS")
+    arr = sitk.GetArrayViewFromImage(image)
+    modality = guess_modality(arr) if guess else norm.modality
+    fit_norm = IntensityNormalization(modality, norm.ct_window, norm.mr_percentiles)
+    low, high = fit_norm.fit(case.id, arr)
+    image, label = _resample_in_plane(image, label, spacing)
+    img = IntensityNormalization.forward(sitk.GetArrayViewFromImage(image), low, high).astype(np.float16)
+    lab = label_table.to_classes(sitk.GetArrayViewFromImage(label).astype(np.int64))
+    presence = np.stack([(lab == c).any(axis=(1, 2)) for c in range(label_table.num_classes)], axis=1)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir))
+    try:
+        np.save(tmp / "image.npy", img)
+        np.save(tmp / "label.npy", lab.astype(np.uint8))
+        meta = {
+            "case_id": case.id,
+            "modality": modality,
+            "shape": list(img.shape),
+            "geometry": Geometry.of(image).to_json(),
+            "source_geometry": case.geometry.to_json(),
+            "norm": [low, high],
+            "digest": digest,
+            "presence": presence.astype(int).tolist(),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process built it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _read_meta(case.id, folder)
+
+
+def _read_meta(case_id: str, folder: Path) -> tuple[CachedVolume, str]:
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    vol = CachedVolume(
+        case_id=case_id,
+        folder=folder,
+        shape=tuple(meta["shape"]),
+        geometry=Geometry.from_json(meta["geometry"]),
+        source_geometry=Geometry.from_json(meta["source_geometry"]),
+        norm=tuple(meta["norm"]),
+        presence=np.array(meta["presence"], dtype=bool),
+        digest=meta.get("digest", ""),
+    )
+    return vol, meta["modality"]
+
+
+def _resample_in_plane(image: sitk.Image, label: sitk.Image, spacing: float) -> tuple[sitk.Image, sitk.Image]:
+    old_sp = image.GetSpacing()
+    old_size = image.GetSize()
+    new_sp = (spacing, spacing, old_sp[2])
+    new_size = [max(1, int(round(old_size[i] * old_sp[i] / new_sp[i]))) for i in range(2)] + [old_size[2]]
+    if tuple(new_size) == tuple(old_size) and np.allclose(new_sp, old_sp):
+        return image, label
+    # keep the physical centre of the first voxel row aligned: origin shifts by half the change
+    direction = np.array(image.GetDirection()).reshape(3, 3)
+    shift = np.array([(new_sp[i] - old_sp[i]) / 2.0 if i < 2 else 0.0 for i in range(3)])
+    origin = tuple(np.array(image.GetOrigin()) + direction @ shift)
+    ref = sitk.Image(new_size, sitk.sitkFloat32)
+    ref.SetSpacing(new_sp)
+    ref.SetOrigin(origin)
+    ref.SetDirection(image.GetDirection())
+    image = sitk.Resample(image, ref, sitk.Transform(), sitk.sitkLinear, float(np.min(sitk.GetArrayViewFromImage(image))))
+    label = sitk.Resample(label, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, label.GetPixelID())
+    return image, label

@@ -1,0 +1,157 @@
+"""Torch datasets of 2-D training samples read from the cache, and the class-balanced sampler.
+
+A sample is the one-hot label of slice z plus its k neighbours on each side (2.5-D context,
+C*(2k+1) channels) and the image slice z in [-1, 1], cropped or padded to the training size,
+optionally flipped left-right. Every random choice comes from a per-sample seed, so the data
+order and augmentation are a pure function of (seed, iteration): a resumed run sees exactly the
+batches it would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from engine.data.cache import CachedVolume
+
+
+def label_context(label: np.ndarray, z: int, k: int) -> np.ndarray:
+    """The label slices z-k..z+k (edges repeated), shape (2k+1, y, x)."""
+    idx = np.clip(np.arange(z - k, z + k + 1), 0, label.shape[0] - 1)
+    return np.asarray(label[idx])
+
+
+def one_hot(context: np.ndarray, num_classes: int) -> np.ndarray:
+    """(2k+1, y, x) class indices -> (num_classes*(2k+1), y, x) float32, centre slice first."""
+    k2 = context.shape[0]
+    order = [k2 // 2] + [i for i in range(k2) if i != k2 // 2]
+    eye = np.eye(num_classes, dtype=np.float32)
+    out = eye[context[order]]  # (2k+1, y, x, C)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2).reshape(k2 * num_classes, *context.shape[1:]))
+
+
+def crop_or_pad(arrays: list[np.ndarray], size: int, rng: np.random.Generator | None, fills: list[float]):
+    """Crop (random if rng, else centred) or pad the last two axes of every array to size x size."""
+    h, w = arrays[0].shape[-2:]
+    out = []
+    oy = (int(rng.integers(0, h - size + 1)) if rng is not None else (h - size) // 2) if h > size else 0
+    ox = (int(rng.integers(0, w - size + 1)) if rng is not None else (w - size) // 2) if w > size else 0
+    py, px = max(0, size - h), max(0, size - w)
+    for arr, fill in zip(arrays, fills):
+        a = arr[..., oy : oy + size, ox : ox + size] if (h > size or w > size) else arr
+        if py or px:
+            pad = [(0, 0)] * (a.ndim - 2) + [(py // 2, py - py // 2), (px // 2, px - px // 2)]
+            a = np.pad(a, pad, constant_values=fill)
+        out.append(a)
+    return out
+
+
+class SliceDataset(Dataset):
+    """Items are (index, seed) pairs (or plain indices, no augmentation) into a list of slices."""
+
+    def __init__(
+        self,
+        volumes: list[CachedVolume],
+        slices: np.ndarray,  # (N, 2): volume index, z
+        image_size: int,
+        context: int,
+        num_classes: int,
+        augment: bool = True,
+        flip: bool = True,
+    ) -> None:
+        self.volumes = volumes
+        self.slices = np.asarray(slices, dtype=np.int64).reshape(-1, 2)
+        self.image_size = image_size
+        self.context = context
+        self.num_classes = num_classes
+        self.augment = augment
+        self.flip = flip
+        self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def _arrays(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        if v not in self._maps:  # memory maps, opened lazily (and per DataLoader worker)
+            self._maps[v] = (self.volumes[v].image(), self.volumes[v].label())
+        return self._maps[v]
+
+    def __getitem__(self, item) -> dict[str, torch.Tensor]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        v, z = (int(x) for x in self.slices[index])
+        image, label = self._arrays(v)
+        rng = np.random.default_rng(seed) if (self.augment and seed is not None) else None
+        ctx = label_context(label, z, self.context)
+        img = np.asarray(image[z], dtype=np.float32)[None]
+        ctx, img = crop_or_pad([ctx, img], self.image_size, rng, [0, -1.0])
+        if rng is not None and self.flip and rng.random() < 0.5:
+            ctx, img = ctx[..., ::-1], img[..., ::-1]
+        return {
+            "label": torch.from_numpy(one_hot(np.ascontiguousarray(ctx), self.num_classes)),
+            "image": torch.from_numpy(np.ascontiguousarray(img)),
+            "index": torch.tensor(index),
+        }
+
+
+def slice_table(volumes: list[CachedVolume], per_volume: dict[str, np.ndarray]) -> np.ndarray:
+    rows = []
+    for v, vol in enumerate(volumes):
+        for z in per_volume.get(vol.case_id, []):
+            rows.append((v, int(z)))
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def sampling_weights(
+    volumes: list[CachedVolume], slices: np.ndarray, class_balance: float, empty_weight: float = 0.1
+) -> np.ndarray:
+    """Probability of each slice. class_balance 0 = uniform over slices; 1 = every foreground class
+    drawn equally often (slices holding rare classes oversampled). Background-only slices are
+    drawn empty_weight times as often as others."""
+    presence = np.stack([volumes[v].presence[z] for v, z in slices]) if len(slices) else np.zeros((0, 1), bool)
+    fg = presence[:, 1:] if presence.shape[1] > 1 else np.zeros((len(slices), 0), bool)
+    has_fg = fg.any(axis=1)
+    uniform = np.where(has_fg, 1.0, empty_weight)
+    uniform = uniform / uniform.sum()
+    if class_balance <= 0 or fg.shape[1] == 0 or not has_fg.any():
+        return uniform
+    counts = fg.sum(axis=0)
+    per_class = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0) / max(1, int((counts > 0).sum()))
+    balanced = (fg * per_class).sum(axis=1)
+    balanced = balanced / balanced.sum()
+    w = (1.0 - class_balance) * uniform + class_balance * balanced
+    return w / w.sum()
+
+
+class SliceSampler:
+    """Draws the batch of a given iteration (and rank) from fixed weights: a pure function of
+    (seed, iteration, rank), so resumed runs draw the same data."""
+
+    def __init__(self, weights: np.ndarray, seed: int) -> None:
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.cdf = np.cumsum(self.weights)
+        self.cdf /= self.cdf[-1]
+        self.seed = int(seed)
+
+    def batch(self, iteration: int, batch_size: int, rank: int = 0) -> list[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, int(iteration), int(rank)])
+        idx = np.searchsorted(self.cdf, rng.random(batch_size), side="right")
+        idx = np.minimum(idx, len(self.cdf) - 1)
+        seeds = rng.integers(0, 2**31 - 1, size=batch_size)
+        return [(int(i), int(s)) for i, s in zip(idx, seeds)]
+
+
+class IterationBatches(Sampler):
+    """A batch sampler for DataLoader: the batches of iterations start..stop-1 for one rank."""
+
+    def __init__(self, sampler: SliceSampler, batch_size: int, start: int, stop: int, rank: int = 0) -> None:
+        self.sampler, self.batch_size, self.start, self.stop, self.rank = sampler, batch_size, start, stop, rank
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for it in range(self.start, self.stop):
+            yield self.sampler.batch(it, self.batch_size, self.rank)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)

@@ -1,0 +1,195 @@
+"""Everything a training run needs before its first step: the run folder, the data (scanned,
+cached, split), the datasets and sampler, the device and precision."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import __version__
+from engine.data.cache import PreparedData, PreprocessParams, prepare_cases
+from engine.data.labels import LabelTable
+from engine.data.scan import discover
+from engine.data.slices import SliceDataset, SliceSampler, sampling_weights, slice_table
+from engine.data.split import DataSplit, make_split, training_slices, validation_slices
+from engine.errors import TrainingError
+from engine.events import Control, EventCallback, Log
+from engine.models.config import ModelConfig
+from engine.training.config import TrainingConfig
+from engine.training.devices import resolve_device, resolve_precision
+from engine.training.distributed import DistContext
+from engine.training.run_folder import TrainingRun
+
+log = logging.getLogger(__name__)
+# settings a user may change when resuming a run (the rest must stay as the run was made)
+RESUME_MAY_CHANGE = ("iterations", "device", "num_workers", "threads", "checkpoint_every", "log_every",
+                     "val_every", "preview_every", "keep_checkpoints", "precision", "compile", "cache_dir",
+                     "batch_size", "channels_last")
+
+
+@dataclass
+class TrainingSetup:
+    config: TrainingConfig
+    run: TrainingRun
+    prepared: PreparedData
+    split: DataSplit
+    model_cfg: ModelConfig
+    train_ds: SliceDataset
+    sampler: SliceSampler
+    val_ds: SliceDataset
+    device: torch.device
+    precision: str
+    channels_last: bool
+
+
+def resolve_resume(config: TrainingConfig) -> TrainingConfig:
+    """For --resume, the run's own config with only the changeable settings taken from ``config``."""
+    run = TrainingRun(config.run)
+    if not config.resume:
+        if run.exists() and any(run.checkpoints_dir.glob("*.pt")):
+            raise TrainingError(
+                f"{run.folder} already holds a training run. Resume it (--resume / Resume button) or "
+                "choose a new run folder."
+            )
+        return config
+    if not run.exists():
+        raise TrainingError(f"Nothing to resume: {run.folder} holds no training run (no config.json).")
+    saved = TrainingConfig.from_json(run.read_config()["training"])
+    changes = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if getattr(config, k) not in (None, getattr(TrainingConfig, k, None))}
+    if config.iterations is not None:
+        changes["iterations"] = config.iterations
+    if config.data is not None and Path(config.data) != Path(saved.data or ""):
+        changes["data"] = config.data
+    return dataclasses.replace(saved, **changes, resume=True, run=config.run)
+
+
+def prepare_training(
+    config: TrainingConfig, on_event: EventCallback, control: Control, dist: DistContext
+) -> TrainingSetup:
+    cfg = resolve_resume(config).validate()
+    run = TrainingRun(cfg.run)
+    device = resolve_device(dist.device(cfg.device))
+    precision = resolve_precision(cfg.precision, device)
+    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
+
+    if cfg.data is None or not Path(cfg.data).exists():
+        raise TrainingError(f"Dataset folder {cfg.data} not found. Choose the folder the run was trained on.")
+    quiet = (lambda e: None) if not dist.is_main else on_event
+    scan = discover(cfg.data, modality=cfg.modality, on_event=quiet, control=control)
+    if not scan.usable_cases:
+        bad = "; ".join(c.error for c in scan.error_cases[:3] if c.error)
+        raise TrainingError(
+            f"{cfg.data}: no usable labeled case to train on ({scan.summary()}). {bad}".strip()
+        )
+    table = run.read_label_table() if (cfg.resume and run.label_table_path.is_file()) else scan.label_table
+    params = PreprocessParams(spacing_mode=cfg.spacing_mode, image_size=cfg.image_size)
+    prepared = prepare_cases(scan.usable_cases, table, params, cfg.cache_dir, cfg.modality, quiet, control)
+    if cfg.resume and run.normalization_path.is_file():
+        saved_norm = run.read_normalization()
+        prepared.normalization.cases.update(saved_norm.cases)
+    ids = [v.case_id for v in prepared.volumes]
+    shapes = {v.case_id: v.shape[0] for v in prepared.volumes}
+    if cfg.resume and run.manifest_path.is_file():
+        split = run.read_split()
+        missing = [c for c in split.train_cases + split.val_cases if c not in shapes]
+        if missing:
+            raise TrainingError(
+                f"The run was trained on case(s) {', '.join(missing[:5])} that the dataset {cfg.data} no "
+                "longer holds; resume with the original dataset."
+            )
+    else:
+        fg = {v.case_id: v.presence[:, 1:].any(axis=1) for v in prepared.volumes}
+        split = make_split(ids, fg, cfg.val_fraction, cfg.seed, cfg.context_slices)
+    if split.note:
+        quiet(Log("info", f"Validation split: {split.note}"))
+
+    model_cfg = cfg.model_config(table.num_classes)
+    vols = prepared.volumes
+    train_rows = slice_table(vols, training_slices(split, shapes, cfg.context_slices))
+    val_rows = slice_table(vols, validation_slices(split, shapes))
+    val_rows = val_rows[[bool(vols[v].presence[z, 1:].any()) for v, z in val_rows]] if len(val_rows) else val_rows
+    if len(train_rows) == 0 or len(val_rows) == 0:
+        raise TrainingError("Not enough labelled slices to train and validate; add cases or labels.")
+    train_ds = SliceDataset(vols, train_rows, cfg.image_size, cfg.context_slices, table.num_classes, augment=True)
+    val_ds = SliceDataset(vols, val_rows, cfg.image_size, cfg.context_slices, table.num_classes, augment=False)
+    weights = sampling_weights(vols, train_rows, cfg.class_balance)
+    sampler = SliceSampler(weights, cfg.seed)
+
+    if dist.is_main:
+        run.create()
+        run.write_label_table(table)
+        run.write_normalization(prepared.normalization)
+        run.write_config(_config_record(cfg, model_cfg, device, precision, channels_last, dist, prepared))
+        run.write_manifest(_manifest_record(cfg, scan, prepared, split, train_rows, val_rows))
+    dist.barrier()
+    return TrainingSetup(cfg, run, prepared, split, model_cfg, train_ds, sampler, val_ds, device, precision,
+                         channels_last)
+
+
+def _config_record(cfg, model_cfg, device, precision, channels_last, dist, prepared) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
+    return {
+        "training": cfg.to_json(),
+        "model": dataclasses.asdict(model_cfg),
+        "model_signature": model_cfg.signature(),
+        "device": str(device),
+        "device_name": name,
+        "precision": precision,
+        "channels_last": channels_last,
+        "world_size": dist.world_size,
+        "modality": prepared.normalization.modality,
+        "spacing_mm": prepared.spacing,
+        "synthvol_version": __version__,
+        "torch_version": torch.__version__,
+        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _manifest_record(cfg, scan, prepared, split, train_rows, val_rows) -> dict:
+    return {
+        "dataset": str(Path(cfg.data).resolve()),
+        "layout": scan.layout,
+        "spacing_mm": prepared.spacing,
+        "cases": [
+            {
+                "id": v.case_id,
+                "image": str(scan.case(v.case_id).image),
+                "label": str(scan.case(v.case_id).label),
+                "sha256": v.digest,
+                "shape_zyx": list(v.shape),
+                "normalization": list(v.norm),
+            }
+            for v in prepared.volumes
+        ],
+        "split": split.to_json(),
+        "training_slices": int(len(train_rows)),
+        "validation_slices": int(len(val_rows)),
+        "skipped": prepared.notes,
+    }
+
+
+def label_colors_by_class(table: LabelTable) -> list[tuple[int, int, int]]:
+    return [table.entries[v].color for v in table.values]
+
+
+def lr_factor(iteration: int, total: int, decay_start: float) -> float:
+    """1 until decay_start * total, then linearly down to 0 at total (pix2pix's schedule)."""
+    start = int(decay_start * total)
+    if iteration < start or total <= start:
+        return 1.0
+    return float(max(0.0, 1.0 - (iteration - start) / max(1, total - start)))
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)

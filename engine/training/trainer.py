@@ -1,0 +1,240 @@
+"""train(config, on_event, control): the training loop of the engine contract.
+
+Events: Progress (iterations/s, ETA), Losses (every log_every; val_* every val_every), Preview,
+CheckpointSaved, StateChanged (paused/running), Log, Finished(TrainingResult). Stop and pause take
+effect within one iteration; stop writes a checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from engine.data.slices import IterationBatches
+from engine.errors import Cancelled, CheckpointError, TrainingError
+from engine.events import CheckpointSaved, Control, EventCallback, Finished, Log, Losses, Preview, Progress, ProgressClock, StateChanged, ignore_events
+from engine.training.checkpoints import check_compatible, latest_checkpoint, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from engine.training.config import TrainingConfig
+from engine.training.devices import set_cpu_threads
+from engine.training.distributed import DistContext
+from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
+from engine.training.run_control import RunControlFile, write_command
+from engine.training.setup import TrainingSetup, label_colors_by_class, lr_factor, prepare_training, seed_everything
+from engine.training.validation import Validator, pick_validation_items, preview_arrays, save_preview_png
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingResult:
+    run: Path
+    iteration: int
+    iterations: int
+    stopped: bool
+    checkpoint: Path | None
+    seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train(config: TrainingConfig, on_event: EventCallback = ignore_events, control: Control | None = None) -> TrainingResult:
+    control = control or Control()
+    dist = DistContext.from_env()
+    emit = on_event if dist.is_main else (lambda e: None)
+    try:
+        setup = prepare_training(config, emit, control, dist)
+        dist.init(setup.device.type)
+        return _Loop(setup, emit, control, dist).run()
+    finally:
+        dist.shutdown()
+
+
+class _Loop:
+    def __init__(self, setup: TrainingSetup, emit: EventCallback, control: Control, dist: DistContext) -> None:
+        self.s, self.emit, self.control, self.dist = setup, emit, control, dist
+        cfg = setup.config
+        if setup.device.type == "cpu":
+            threads = set_cpu_threads(cfg.threads)
+            emit(Log("info", f"Training on the CPU with {threads} thread(s), fp32"))
+        else:
+            torch.backends.cudnn.benchmark = True
+            emit(Log("info", f"Training on {setup.device} ({setup.precision}, channels_last={setup.channels_last})"))
+        seed_everything(cfg.seed)
+        self.gan = GanTrainer(
+            setup.model_cfg,
+            StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, setup.precision, setup.channels_last),
+            setup.device, cfg.lr_g, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.ema_decay,
+        )
+        self.start, self.elapsed_before = 0, 0.0
+        self.last_ckpt_iteration: int | None = None
+        self._resume()
+        if dist.enabled:
+            self.gan.wrap_ddp([setup.device.index] if setup.device.type == "cuda" else None)
+        if cfg.compile:
+            self.gan.gen_ddp = torch.compile(self.gan.gen_ddp)
+            self.gan.disc_ddp = torch.compile(self.gan.disc_ddp)
+        items = pick_validation_items(len(setup.val_ds), cfg.val_slices)
+        self.validator = Validator(setup.val_ds, items, setup.device, setup.model_cfg.num_classes, cfg.context_slices)
+        self.colors = label_colors_by_class(setup.prepared.label_table)
+        self.control_file = RunControlFile(setup.run.control_path) if dist.is_main else None
+        if self.control_file is not None:
+            write_command(setup.run.control_path, "run")  # a stale "stop" from an earlier session must not stop us
+        self.last_metrics: dict[str, float] = {}
+
+    def _resume(self) -> None:
+        s = self.s
+        ckpt = latest_checkpoint(s.run.checkpoints_dir) if s.config.resume else None
+        if ckpt is None:
+            if s.config.resume:
+                self.emit(Log("warning", f"No checkpoint in {s.run.checkpoints_dir}: starting from iteration 0."))
+            return
+        state = load_checkpoint(ckpt, map_location=s.device)
+        check_compatible(state, s.model_cfg.signature(), ckpt)
+        try:
+            self.gan.load_state_dict(state["trainer"])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{ckpt}: the weights do not fit this model ({str(exc).splitlines()[0]}).") from None
+        restore_rng_state(state["rng"])
+        self.start = int(state["iteration"])
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.last_ckpt_iteration = self.start
+        if self.dist.is_main:
+            dropped = s.run.truncate_metrics(self.start)
+            self.emit(Log("info", f"Resumed from {ckpt.name} at iteration {self.start}"
+                          + (f" ({dropped} metric lines after it dropped)" if dropped else "")))
+
+    def _checkpoint(self, iteration: int) -> Path | None:
+        if not self.dist.is_main or iteration == self.last_ckpt_iteration:
+            return None
+        s = self.s
+        state = {
+            "trainer": self.gan.state_dict(),
+            "rng": rng_state(),
+            "model_signature": s.model_cfg.signature(),
+            "model_config": dataclasses.asdict(s.model_cfg),
+            "generator": self.gan.ema.module.state_dict(),
+            "elapsed_s": self.elapsed(),
+            "world_size": self.dist.world_size,
+        }
+        path = save_checkpoint(state, s.run.checkpoints_dir, iteration, s.config.keep_checkpoints)
+        self.last_ckpt_iteration = iteration
+        self.emit(CheckpointSaved(str(path), iteration))
+        return path
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.perf_counter() - self.t0)
+
+    def _loader(self):
+        cfg = self.s.config
+        batches = IterationBatches(self.s.sampler, cfg.batch_size, self.start, cfg.iterations, self.dist.rank)
+        workers = max(0, int(cfg.num_workers))
+        return iter(DataLoader(self.s.train_ds, batch_sampler=batches, num_workers=workers,
+                               pin_memory=self.s.device.type == "cuda", persistent_workers=False,
+                               prefetch_factor=4 if workers else None))
+
+    def _poll_control(self) -> bool:
+        """Apply stop/pause from the Control (and the run's control file). True means stop."""
+        if self.control_file is not None:
+            self.control_file.apply_to(self.control)
+        stop = self.dist.broadcast_flag(self.control.stop_requested)
+        paused_flag = self.dist.broadcast_flag(self.control.paused)
+        if paused_flag and not stop:
+            self.emit(StateChanged("paused"))
+            t_pause = time.perf_counter()
+            while True:
+                time.sleep(0.05)
+                if self.control_file is not None:
+                    self.control_file.apply_to(self.control)
+                stop = self.dist.broadcast_flag(self.control.stop_requested)
+                if stop or not self.dist.broadcast_flag(self.control.paused):
+                    break
+            self.t0 += time.perf_counter() - t_pause  # paused time is not training time
+            self.clock.pause_gap()
+            if not stop:
+                self.emit(StateChanged("running"))
+        return stop
+
+    def run(self) -> TrainingResult:
+        s, cfg = self.s, self.s.config
+        total = cfg.iterations
+        self.t0 = time.perf_counter()
+        self.clock = ProgressClock(total, self.start)
+        self.emit(StateChanged("running"))
+        self.emit(Progress(self.start, total, "Training", None, None))
+        it = self.start
+        stopped = False
+        loader = self._loader()
+        try:
+            while it < total:
+                if self._poll_control():
+                    stopped = True
+                    break
+                batch = next(loader)
+                self.gan.set_lr_factor(lr_factor(it, total, cfg.lr_decay_start))
+                try:
+                    losses = self.gan.step(batch["label"], batch["image"])
+                except NonFiniteLoss as exc:
+                    raise self._nan_error(it + 1, exc) from None
+                except torch.OutOfMemoryError:
+                    raise self._oom_error() from None
+                it += 1
+                self._after_step(it, losses)
+        except Cancelled:
+            stopped = True
+        ckpt = self._checkpoint(it)
+        if ckpt is None:
+            ckpt = latest_checkpoint(s.run.checkpoints_dir)
+        result = TrainingResult(s.run.folder, it, total, stopped, ckpt, self.elapsed(), self.last_metrics)
+        if self.dist.is_main:
+            s.run.write_status({"state": "stopped" if stopped else "finished", "iteration": it, "iterations": total})
+            self.emit(Log("info", f"{'Stopped' if stopped else 'Finished'} at iteration {it}/{total}; run in {s.run.folder}"))
+        self.emit(Finished(result))
+        return result
+
+    def _after_step(self, it: int, losses: dict[str, float]) -> None:
+        cfg, s = self.s.config, self.s
+        record: dict = {}
+        if it % cfg.log_every == 0 or it == cfg.iterations:
+            record.update(losses)
+            record["lr_g"] = cfg.lr_g * lr_factor(it - 1, cfg.iterations, cfg.lr_decay_start)
+        if self.dist.is_main and (it % cfg.val_every == 0 or it == cfg.iterations):
+            metrics, fake = self.validator.evaluate(self.gan.ema.module, s.channels_last)
+            record.update(metrics)
+            if it % cfg.preview_every == 0 or it == cfg.iterations:
+                images = preview_arrays(self.validator.images, fake, self.validator.centre_classes())
+                path = save_preview_png(s.run.samples_dir / f"iter_{it:08d}.png", images, self.colors)
+                self.emit(Preview(it, images, str(path)))
+        if record and self.dist.is_main:
+            self.last_metrics.update(record)
+            s.run.append_metrics({"iteration": it, "time_s": round(self.elapsed(), 3), **record})
+            self.emit(Losses(it, {k: v for k, v in record.items() if k.startswith(("loss_", "val_"))}))
+        if it % cfg.checkpoint_every == 0 and it != cfg.iterations:
+            self._checkpoint(it)
+        rate, eta = self.clock.update(it)
+        self.emit(Progress(it, cfg.iterations, "Training", rate, eta))
+
+    def _nan_error(self, iteration: int, exc: NonFiniteLoss) -> TrainingError:
+        cfg = self.s.config
+        kept = (f"the last good checkpoint (iteration {self.last_ckpt_iteration}) is kept in "
+                f"{self.s.run.checkpoints_dir}" if self.last_ckpt_iteration is not None else "no checkpoint was written yet")
+        return TrainingError(
+            f"Training stopped: the losses became NaN or infinite at iteration {iteration} ({exc}); {kept}. "
+            f"Try a lower learning rate (e.g. lr_g {cfg.lr_g / 2:g}, lr_d {cfg.lr_d / 2:g})"
+            + (" or fp32 precision" if self.s.precision != "fp32" else "") + ", then resume."
+        )
+
+    def _oom_error(self) -> TrainingError:
+        cfg = self.s.config
+        if self.s.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return TrainingError(
+            f"Out of device memory at batch size {cfg.batch_size} and image size {cfg.image_size}. "
+            f"Try batch size {max(1, cfg.batch_size // 2)}"
+            + (f" or image size {cfg.image_size // 2}" if cfg.image_size >= 128 else "")
+            + ", or batch size 'auto' to let SynthVol find one that fits."
+        )
