@@ -15,6 +15,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="headers only: do not read voxels to check them")
     p.set_defaults(func=cmd_scan)
     register_train(sub)
+    register_generate(sub)
 
 
 def cmd_scan(args) -> int:
@@ -133,4 +134,74 @@ def cmd_train(args) -> int:
     print(f"Run folder: {result.run}")
     if result.checkpoint:
         print(f"Checkpoint: {result.checkpoint}")
+    return 0
+
+
+def register_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate synthetic labeled volumes and export them")
+    p.add_argument("--run", type=Path, required=True, help="a trained run folder")
+    p.add_argument("--out", type=Path, required=True, help="export folder to create")
+    p.add_argument("--count", type=int, default=4)
+    p.add_argument("--format", default="dicom,nifti,nnunet", help="comma list of dicom, nifti, nnunet")
+    p.add_argument("--label-source", default="train",
+                   help="train | augment (deformed training maps) | rebalance (needs --rare-label) | a folder of label maps")
+    p.add_argument("--rare-label", type=int, help="label value to add more of (label source rebalance)")
+    p.add_argument("--rare-copies", type=int, default=2)
+    p.add_argument("--deform-strength", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--checkpoint", type=Path, help="a checkpoint of the run (default: the last)")
+    p.add_argument("--mix-real", type=float, metavar="RATIO",
+                   help="also put the real training cases into the nnU-Net folder, RATIO synthetic per real")
+    p.add_argument("--dataset-name", default="SynthVol")
+    p.add_argument("--dataset-id", type=int, default=501)
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--quality-report", type=Path, help="a report.json from `evaluate` to include in manifest.json")
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args) -> int:
+    import json
+
+    from engine.cli_progress import ProgressPrinter
+    from engine.export import ExportConfig, export_dataset
+    from engine.export.sources import gallery_export_cases, real_export_cases, run_info
+    from engine.synthesis import GenerateConfig, Synthesizer, generate_volumes
+
+    source, folder = args.label_source, None
+    if source not in ("train", "augment", "rebalance"):
+        source, folder = "folder", Path(args.label_source)
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    export_cfg = ExportConfig(out_dir=args.out, formats=formats, dataset_name=args.dataset_name,
+                              dataset_id=args.dataset_id, overwrite=args.overwrite,
+                              mix_synthetic_per_real=args.mix_real)
+    export_cfg.validate()
+    if args.out.exists() and not args.overwrite:
+        print(f"Error: {args.out} already exists; choose another folder or pass --overwrite.", file=sys.stderr)
+        return 1
+    gen_cfg = GenerateConfig(run=args.run, count=args.count, label_source=source, label_folder=folder,
+                             seed=args.seed, deform_strength=args.deform_strength, rare_label=args.rare_label,
+                             rare_copies=args.rare_copies, checkpoint=args.checkpoint, device=args.device,
+                             gallery=args.out.with_name(f".{args.out.name}.gallery"))
+    synth = Synthesizer(args.run, args.checkpoint, args.device)
+    printer = ProgressPrinter(unit="volumes")
+    import shutil
+
+    try:
+        result = generate_volumes(gen_cfg, on_event=printer, synthesizer=synth)
+        printer.close()
+        print(f"Generated {len(result.items)} volume(s) in {result.seconds:.1f} s; exporting to {args.out}")
+        quality = json.loads(args.quality_report.read_text(encoding="utf-8")) if args.quality_report else None
+        cases = gallery_export_cases(result.items)
+        real = real_export_cases(synth.run) if args.mix_real is not None else []
+        printer = ProgressPrinter(unit="files")
+        out = export_dataset(export_cfg, cases, synth.label_table, on_event=printer, real_cases=real,
+                             run_info=run_info(synth), quality=quality)
+        printer.close()
+    finally:
+        shutil.rmtree(gen_cfg.gallery, ignore_errors=True)
+    print(f"Wrote {out.n_cases} case(s), {out.files} files, {out.bytes_written / 1e6:.1f} MB in {out.seconds:.1f} s")
+    for fmt in formats:
+        print(f"  {fmt}: {args.out / {'dicom': 'dicom', 'nifti': 'nifti', 'nnunet': 'nnUNet_raw'}[fmt]}")
+    print(f"  manifest: {out.manifest_path}")
     return 0
