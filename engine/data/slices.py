@@ -1,7 +1,6 @@
 """Torch datasets of 2-D training samples read from the cache, and the class-balanced sampler.
 
-A sample is the one-hot label of slice z plus its k neighbours on each side (2.5-D context,
-C*(2k+1) channels) and the image slice z in [-1, 1], cropped or padded to the training size,
+A sample is the one-hot label of slices z-k..z+k (2.5-D context, C*(2k+1) channels, slice-major) and the image slice z in [-1, 1], cropped or padded to the training size,
 optionally flipped left-right. Every random choice comes from a per-sample seed, so the data
 order and augmentation are a pure function of (seed, iteration): a resumed run sees exactly the
 batches it would have seen.
@@ -25,11 +24,11 @@ def label_context(label: np.ndarray, z: int, k: int) -> np.ndarray:
 
 
 def one_hot(context: np.ndarray, num_classes: int) -> np.ndarray:
-    """(2k+1, y, x) class indices -> (num_classes*(2k+1), y, x) float32, centre slice first."""
+    """(2k+1, y, x) class indices -> (num_classes*(2k+1), y, x) float32, slice-major from z-k to
+    z+k (the layout of engine.models.context: the centre slice's classes at channels k*C..(k+1)*C)."""
     k2 = context.shape[0]
-    order = [k2 // 2] + [i for i in range(k2) if i != k2 // 2]
     eye = np.eye(num_classes, dtype=np.float32)
-    out = eye[context[order]]  # (2k+1, y, x, C)
+    out = eye[context]  # (2k+1, y, x, C)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2).reshape(k2 * num_classes, *context.shape[1:]))
 
 

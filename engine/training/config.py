@@ -64,6 +64,12 @@ class TrainingConfig:
     cache_dir: Path | None = None
     threads: int | None = None  # CPU threads for torch; None: cores - 1
 
+    def __post_init__(self) -> None:
+        for name in ("data", "run", "cache_dir"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, Path(value))
+
     # ---- resolved values ---------------------------------------------------------------------
     def resolved(self) -> TrainingConfig:
         """A copy with the preset's values filled in where left unset."""

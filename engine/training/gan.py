@@ -139,7 +139,7 @@ class GanTrainer:
 
     @staticmethod
     def _check_finite(values) -> None:
-        vals = {k: (float(v) if not isinstance(v, float) else v) for k, v in values.items()}
+        vals = {k: (float(v.detach()) if isinstance(v, torch.Tensor) else float(v)) for k, v in values.items()}
         if any(v != v or v in (float("inf"), float("-inf")) for v in vals.values()):
             raise NonFiniteLoss(vals)
 

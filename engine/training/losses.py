@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-DOutput = Union[torch.Tensor, Sequence[torch.Tensor], Sequence[Sequence[torch.Tensor]]]
+DOutput = torch.Tensor | Sequence[torch.Tensor] | Sequence[Sequence[torch.Tensor]]
 GanMode = Literal["hinge", "lsgan"]
 GAN_MODES = ("hinge", "lsgan")
 
@@ -59,7 +59,7 @@ def d_adversarial_loss(real: DOutput, fake: DOutput, mode: GanMode = "hinge") ->
         raise ValueError(f"real has {len(reals)} scales, fake has {len(fakes)}")
     with _no_autocast(reals[0]):
         total = reals[0].new_zeros((), dtype=torch.float32)
-        for r, f in zip(reals, fakes):
+        for r, f in zip(reals, fakes, strict=True):
             r, f = r.float(), f.float()
             if mode == "hinge":
                 total = total + F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
@@ -96,8 +96,10 @@ def feature_matching_loss(
     terms = []
     first = fake_features[0][0]
     with _no_autocast(first):
-        for fs, rs in zip(fake_features, real_features):
-            pairs = list(zip(fs[:-1], rs[:-1]))
+        for fs, rs in zip(fake_features, real_features, strict=True):
+            if len(fs) != len(rs):
+                raise ValueError(f"fake has {len(fs)} features at a scale, real has {len(rs)}")
+            pairs = list(zip(fs[:-1], rs[:-1], strict=True))
             if not pairs:
                 continue
             scale = sum(F.l1_loss(f.float(), r.detach().float()) for f, r in pairs)

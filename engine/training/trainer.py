@@ -133,7 +133,10 @@ class _Loop:
         cfg = self.s.config
         batches = IterationBatches(self.s.sampler, cfg.batch_size, self.start, cfg.iterations, self.dist.rank)
         workers = max(0, int(cfg.num_workers))
-        return iter(DataLoader(self.s.train_ds, batch_sampler=batches, num_workers=workers,
+        # its own generator: creating the iterator must not draw from the global RNG, or a resumed run
+        # would see different random numbers than an uninterrupted one
+        own_rng = torch.Generator().manual_seed(cfg.seed)
+        return iter(DataLoader(self.s.train_ds, batch_sampler=batches, num_workers=workers, generator=own_rng,
                                pin_memory=self.s.device.type == "cuda", persistent_workers=False,
                                prefetch_factor=4 if workers else None))
 
