@@ -1,0 +1,360 @@
+"""Dataset panel: open a folder, scan it in the background, list every case (and every skipped
+file with its reason), the label table, and a slice viewer with image info and header tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import discover
+from engine.data.cases import CaseRef, ScanResult
+from engine.data.viewing import header_tags, image_info, load_for_view
+from gui.panels.base import Panel
+from gui.panels.welcome import WelcomePage
+from gui.widgets.error_dialog import show_error
+from gui.widgets.label_overlay import swatch_icon
+from gui.widgets.slice_view import SliceView
+from gui.workers.engine_worker import EngineWorker
+
+CASE_COLUMNS = ("ID", "Modality", "Size", "Spacing (mm)", "Labels", "Status", "Details")
+ERROR_COLOR = QColor(235, 110, 100)
+WARN_COLOR = QColor(230, 180, 90)
+
+
+class DatasetPanel(Panel):
+    datasetLoaded = Signal(object)  # ScanResult
+    openDemoRequested = Signal()
+    openDatasetRequested = Signal()
+    trainRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: ScanResult | None = None
+        self._case_shown: str | None = None
+        self.pages = QStackedWidget(self)
+        self.welcome = WelcomePage(self)
+        self.welcome.openDatasetRequested.connect(self.openDatasetRequested)
+        self.welcome.openDemoRequested.connect(self.openDemoRequested)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self._build_main())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
+
+    # ------------------------------------------------------------------ layout
+    def _build_main(self) -> QWidget:
+        page = QWidget(self)
+        self.path_label = QLabel("", page)
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary_label = QLabel("", page)
+        font = self.summary_label.font()
+        font.setBold(True)
+        self.summary_label.setFont(font)
+        self.open_button = QPushButton("Open…", page)
+        self.open_button.clicked.connect(self.openDatasetRequested)
+        self.rescan_button = QPushButton("Rescan", page)
+        self.rescan_button.clicked.connect(self._rescan)
+        self.progress = QProgressBar(page)
+        self.progress.setMaximumWidth(260)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel", page)
+        self.cancel_button.clicked.connect(self._cancel_scan)
+        self.cancel_button.hide()
+        self.train_button = QPushButton("Train on this dataset  →", page)
+        self.train_button.setEnabled(False)
+        self.train_button.clicked.connect(self.trainRequested)
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Dataset:", page))
+        header.addWidget(self.path_label, 1)
+        header.addWidget(self.progress)
+        header.addWidget(self.cancel_button)
+        header.addWidget(self.open_button)
+        header.addWidget(self.rescan_button)
+
+        self.case_table = QTableWidget(0, len(CASE_COLUMNS), page)
+        self.case_table.setHorizontalHeaderLabels(CASE_COLUMNS)
+        self.case_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.case_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.case_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.case_table.verticalHeader().hide()
+        self.case_table.setAlternatingRowColors(True)
+        self.case_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.case_table.horizontalHeader().setStretchLastSection(True)
+        self.case_table.itemSelectionChanged.connect(self._on_case_selected)
+
+        self.label_table = QTableWidget(0, 3, page)
+        self.label_table.setHorizontalHeaderLabels(("Value", "Name", "Cases"))
+        self.label_table.verticalHeader().hide()
+        self.label_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.label_table.horizontalHeader().setStretchLastSection(True)
+
+        left = QSplitter(Qt.Orientation.Vertical, page)
+        cases_box = QWidget(left)
+        cl = QVBoxLayout(cases_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.summary_label)
+        cl.addWidget(self.case_table, 1)
+        labels_box = QWidget(left)
+        ll = QVBoxLayout(labels_box)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Labels", labels_box))
+        ll.addWidget(self.label_table, 1)
+        ll.addWidget(self.train_button)
+        left.addWidget(cases_box)
+        left.addWidget(labels_box)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+
+        self.viewer = SliceView(page)
+        self.info_table = QTableWidget(0, 2, page)
+        self.info_table.setHorizontalHeaderLabels(("Property", "Value"))
+        self.info_table.verticalHeader().hide()
+        self.info_table.horizontalHeader().setStretchLastSection(True)
+        self.info_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tag_filter = QLineEdit(page)
+        self.tag_filter.setPlaceholderText("Filter tags (name, tag or value)…")
+        self.tag_filter.setClearButtonEnabled(True)
+        self.tag_filter.textChanged.connect(self._filter_tags)
+        self.tag_table = QTableWidget(0, 3, page)
+        self.tag_table.setHorizontalHeaderLabels(("Tag", "Name", "Value"))
+        self.tag_table.verticalHeader().hide()
+        self.tag_table.horizontalHeader().setStretchLastSection(True)
+        self.tag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        tags_page = QWidget(page)
+        tl = QVBoxLayout(tags_page)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.tag_filter)
+        tl.addWidget(self.tag_table)
+        self.tabs = QTabWidget(page)
+        self.tabs.addTab(self.viewer, "Slices")
+        self.tabs.addTab(self.info_table, "Image info")
+        self.tabs.addTab(tags_page, "Header tags")
+
+        split = QSplitter(Qt.Orientation.Horizontal, page)
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([560, 700])
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(header)
+        layout.addWidget(split, 1)
+        return page
+
+    # ------------------------------------------------------------------ scanning
+    def open_dataset(self, folder: Path) -> None:
+        if self.worker("scan") is not None:
+            self.worker("scan").stop()
+            self._threads["scan"].stop_and_wait()
+        self.pages.setCurrentIndex(1)
+        self.path_label.setText(str(folder))
+        self.summary_label.setText("Scanning…")
+        self.case_table.setRowCount(0)
+        self.label_table.setRowCount(0)
+        self.viewer.clear()
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.rescan_button.setEnabled(False)
+        self.train_button.setEnabled(False)
+        worker = EngineWorker(discover, Path(folder))
+        worker.progress.connect(self._on_scan_progress)
+        worker.succeeded.connect(self._on_scan_done)
+        worker.failed.connect(self._on_scan_failed)
+        worker.done.connect(self._on_scan_finished)
+        self.statusMessage.emit(f"Scanning {folder}…")
+        self.start_worker("scan", worker)
+
+    @Slot()
+    def _rescan(self) -> None:
+        if self.path_label.text():
+            self.open_dataset(Path(self.path_label.text()))
+
+    @Slot()
+    def _cancel_scan(self) -> None:
+        w = self.worker("scan")
+        if w is not None:
+            w.stop()
+
+    @Slot(int, int, str, float, float)
+    def _on_scan_progress(self, done: int, total: int, message: str, _rate: float, _eta: float) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total}")
+        self.statusMessage.emit(message)
+
+    @Slot(object)
+    def _on_scan_done(self, result) -> None:
+        if result is None:  # cancelled
+            self.summary_label.setText("Scan cancelled.")
+            return
+        self.result = result
+        self._fill_cases(result)
+        self._fill_labels(result)
+        self.summary_label.setText(result.summary())
+        self.train_button.setEnabled(bool(result.usable_cases))
+        self.statusMessage.emit(f"{result.root}: {result.summary()}")
+        first = next((i for i, c in enumerate(result.cases) if c.ok), None)
+        if first is not None:
+            self.case_table.selectRow(first)
+        self.datasetLoaded.emit(result)
+
+    @Slot(str, str)
+    def _on_scan_failed(self, message: str, details: str) -> None:
+        self.summary_label.setText("The folder could not be scanned.")
+        self.statusMessage.emit(message)
+        show_error(self, "Cannot open the dataset", message, details)
+
+    @Slot()
+    def _on_scan_finished(self) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.rescan_button.setEnabled(True)
+
+    def _fill_cases(self, result: ScanResult) -> None:
+        table = self.case_table
+        table.setSortingEnabled(False)
+        table.setRowCount(len(result.cases))
+        for row, case in enumerate(result.cases):
+            g = case.geometry
+            status = "ok" if case.usable else ("unlabeled" if case.ok else "error")
+            if case.ok and case.label_resampled:
+                status = "ok (label resampled)"
+            details = case.error or "; ".join(case.warnings)
+            cells = (
+                case.id,
+                case.modality or "?",
+                " × ".join(map(str, g.size)) if g else "-",
+                " × ".join(f"{v:.3g}" for v in g.spacing) if g else "-",
+                ", ".join(map(str, case.label_values)) or "-",
+                status,
+                details,
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, case.id)
+                if details:
+                    item.setToolTip(details)
+                if not case.ok:
+                    item.setForeground(QBrush(ERROR_COLOR))
+                elif col == 5 and case.label is None:
+                    item.setForeground(QBrush(WARN_COLOR))
+                table.setItem(row, col, item)
+        table.resizeColumnsToContents()
+        table.setColumnWidth(6, max(200, table.columnWidth(6)))
+
+    def _fill_labels(self, result: ScanResult) -> None:
+        values = result.label_table.values
+        self.label_table.setRowCount(len(values))
+        for row, v in enumerate(values):
+            info = result.label_table.entries[v]
+            n_cases = sum(1 for c in result.cases if c.ok and v in c.label_values)
+            value_item = QTableWidgetItem(str(v))
+            value_item.setIcon(swatch_icon(info.color, 14))
+            self.label_table.setItem(row, 0, value_item)
+            self.label_table.setItem(row, 1, QTableWidgetItem(info.name))
+            self.label_table.setItem(row, 2, QTableWidgetItem(str(n_cases)))
+        self.label_table.resizeColumnsToContents()
+
+    # ------------------------------------------------------------------ one case
+    def selected_case(self) -> CaseRef | None:
+        rows = self.case_table.selectionModel().selectedRows() if self.case_table.selectionModel() else []
+        if not rows or self.result is None:
+            return None
+        case_id = self.case_table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        return self.result.case(case_id)
+
+    @Slot()
+    def _on_case_selected(self) -> None:
+        case = self.selected_case()
+        if case is None:
+            return
+        self._fill_info(case)
+        self._fill_tags(case)
+        if not case.ok:
+            self.viewer.clear()
+            return
+        if self.worker("view") is not None:
+            return  # one at a time; the newest selection loads when this one is done
+        self._case_shown = case.id
+        worker = EngineWorker(_load_view, case)
+        worker.succeeded.connect(self._on_view_loaded)
+        worker.failed.connect(self._on_view_failed)
+        worker.done.connect(self._on_view_finished)
+        self.statusMessage.emit(f"Loading {case.id}…")
+        self.start_worker("view", worker)
+
+    @Slot(object)
+    def _on_view_loaded(self, view) -> None:
+        if view is None:
+            return
+        self.viewer.set_volume(
+            view.image, view.spacing, view.label, self.result.label_table if self.result else None,
+            view.window, view.modality, view.origin, view.direction,
+        )
+        self.statusMessage.emit(f"{view.title}: {view.image.shape[0]} slices")
+
+    @Slot(str, str)
+    def _on_view_failed(self, message: str, details: str) -> None:
+        self.viewer.clear()
+        self.statusMessage.emit(message)
+        show_error(self, "Cannot show this case", message, details)
+
+    @Slot()
+    def _on_view_finished(self) -> None:
+        case = self.selected_case()
+        if case is not None and case.ok and case.id != self._case_shown:
+            self._on_case_selected()
+
+    def _fill_info(self, case: CaseRef) -> None:
+        rows = image_info(case)
+        self.info_table.setRowCount(len(rows))
+        for r, (k, v) in enumerate(rows):
+            self.info_table.setItem(r, 0, QTableWidgetItem(k))
+            item = QTableWidgetItem(v)
+            item.setToolTip(v)
+            self.info_table.setItem(r, 1, item)
+        self.info_table.resizeColumnToContents(0)
+
+    def _fill_tags(self, case: CaseRef) -> None:
+        try:
+            rows = header_tags(case) if case.image.exists() else []
+        except Exception as exc:  # a damaged header: show the reason instead of the tags
+            rows = [("", "error", str(exc))]
+        self.tag_table.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                self.tag_table.setItem(r, c, QTableWidgetItem(text))
+        self.tag_table.resizeColumnsToContents()
+        self._filter_tags(self.tag_filter.text())
+
+    @Slot(str)
+    def _filter_tags(self, text: str) -> None:
+        needle = text.strip().lower()
+        for r in range(self.tag_table.rowCount()):
+            row_text = " ".join(self.tag_table.item(r, c).text().lower() for c in range(3) if self.tag_table.item(r, c))
+            self.tag_table.setRowHidden(r, bool(needle) and needle not in row_text)
+
+
+def _load_view(case: CaseRef, on_event=None, control=None):
+    """load_for_view in the engine-contract shape the worker expects."""
+    return load_for_view(case)
