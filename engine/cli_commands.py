@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -19,16 +20,26 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_scan(args) -> int:
-    from engine.cli import EXIT_NO_DATA, print_json
+    from engine.cli import EXIT_ERROR, EXIT_NO_DATA, print_json
     from engine.cli_progress import ProgressPrinter
     from engine.data import discover
     from engine.data.report import format_scan_table
+    from engine.errors import SynthVolError
 
     if not args.data.exists():
         print(f"Error: {args.data}: no such file or folder.", file=sys.stderr)
         return EXIT_NO_DATA
     printer = ProgressPrinter(enabled=not args.json, unit="cases", show_warnings=False)
-    result = discover(args.data, modality=args.modality, verify=not args.quick, on_event=printer)
+    try:
+        result = discover(args.data, modality=args.modality, verify=not args.quick, on_event=printer)
+    except SynthVolError:
+        raise
+    except Exception as exc:  # a bug or a reader we do not control: a message, never a traceback
+        logging.getLogger(__name__).debug("scan failed", exc_info=True)
+        printer.close()
+        print(f"Error: the scan of {args.data} failed unexpectedly ({type(exc).__name__}: {exc}). "
+              "Please report this.", file=sys.stderr)
+        return EXIT_ERROR
     printer.close()
     if args.json:
         print_json(result.to_json())
@@ -40,7 +51,9 @@ def cmd_scan(args) -> int:
 def register_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the label-map-to-image GAN (a run folder)")
     p.add_argument("--data", type=Path, help="dataset folder")
-    p.add_argument("--run", type=Path, required=True, help="run folder to write (or resume)")
+    p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True,
+                   help="run folder to write (or resume); under torchrun write --run-dir (torchrun takes "
+                        "--run for its own --run-path option)")
     p.add_argument("--preset", choices=["quick", "quality"], help="quick (CPU, minutes) or quality (GPU)")
     p.add_argument("--iterations", type=int)
     p.add_argument("--image-size", type=int)
@@ -118,7 +131,10 @@ def cmd_train(args) -> int:
         from engine.training.memory_plan import plan_batch_size
 
         cfg = plan_batch_size(cfg)
-    printer = ProgressPrinter(unit="it")
+    from engine.training.distributed import DistContext
+
+    main_rank = DistContext.from_env().is_main
+    printer = ProgressPrinter(unit="it", enabled=main_rank)  # other ranks print errors only
     control = Control()
     try:
         result = train(cfg, on_event=printer, control=control)
@@ -127,6 +143,8 @@ def cmd_train(args) -> int:
         raise
     finally:
         printer.close()
+    if not main_rank:
+        return 0
     state = "stopped" if result.stopped else "finished"
     print(f"Training {state} at iteration {result.iteration}/{result.iterations} in {result.seconds / 60:.1f} min.")
     if result.metrics.get("val_ssim") is not None:

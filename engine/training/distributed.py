@@ -71,6 +71,17 @@ class DistContext:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def gather_ints(self, value: int) -> list[int]:
+        """Every rank's value, on every rank (e.g. how many iterations each rank stepped)."""
+        if not (self.enabled and dist.is_initialized()):
+            return [int(value)]
+        t = torch.tensor([int(value)], dtype=torch.int64)
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        out = [torch.zeros_like(t) for _ in range(self.world_size)]
+        dist.all_gather(out, t)
+        return [int(x.item()) for x in out]
+
     def shutdown(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()

@@ -18,14 +18,39 @@ from torch.utils.data import DataLoader
 
 from engine.data.slices import IterationBatches
 from engine.errors import Cancelled, CheckpointError, TrainingError
-from engine.events import CheckpointSaved, Control, EventCallback, Finished, Log, Losses, Preview, Progress, ProgressClock, StateChanged, ignore_events
-from engine.training.checkpoints import check_compatible, latest_checkpoint, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from engine.events import (
+    CheckpointSaved,
+    Control,
+    EventCallback,
+    Finished,
+    Log,
+    Losses,
+    Preview,
+    Progress,
+    ProgressClock,
+    StateChanged,
+    ignore_events,
+)
+from engine.training.checkpoints import (
+    check_compatible,
+    latest_checkpoint,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from engine.training.config import TrainingConfig
 from engine.training.devices import set_cpu_threads
 from engine.training.distributed import DistContext
 from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
 from engine.training.run_control import RunControlFile, write_command
-from engine.training.setup import TrainingSetup, label_colors_by_class, lr_factor, prepare_training, seed_everything
+from engine.training.setup import (
+    TrainingSetup,
+    label_colors_by_class,
+    lr_factor,
+    prepare_training,
+    seed_everything,
+)
 from engine.training.validation import Validator, pick_validation_items, preview_arrays, save_preview_png
 
 log = logging.getLogger(__name__)
@@ -73,6 +98,8 @@ class _Loop:
         self.start, self.elapsed_before = 0, 0.0
         self.last_ckpt_iteration: int | None = None
         self._resume()
+        if dist.rank > 0:  # same weights on every rank (DDP broadcasts rank 0's), own noise per rank
+            torch.manual_seed(cfg.seed * 1000 + dist.rank * 7919 + self.start)
         if dist.enabled:
             self.gan.wrap_ddp([setup.device.index] if setup.device.type == "cuda" else None)
         if cfg.compile:
@@ -193,8 +220,10 @@ class _Loop:
         if ckpt is None:
             ckpt = latest_checkpoint(s.run.checkpoints_dir)
         result = TrainingResult(s.run.folder, it, total, stopped, ckpt, self.elapsed(), self.last_metrics)
+        rank_steps = self.dist.gather_ints(it - self.start)
         if self.dist.is_main:
-            s.run.write_status({"state": "stopped" if stopped else "finished", "iteration": it, "iterations": total})
+            s.run.write_status({"state": "stopped" if stopped else "finished", "iteration": it, "iterations": total,
+                                "world_size": self.dist.world_size, "steps_per_rank": rank_steps})
             self.emit(Log("info", f"{'Stopped' if stopped else 'Finished'} at iteration {it}/{total}; run in {s.run.folder}"))
         self.emit(Finished(result))
         return result

@@ -1,7 +1,8 @@
 """SideBySideView: two slice views kept in step, e.g. a synthetic volume beside its real source case.
 
 Slice index, orientation, window/level, overlay opacity and visibility, zoom and pan follow each
-other both ways; each view keeps its own volume, labels and legend. A caption names each side.
+other both ways; each view keeps its own volume, labels and legend. One control row above both
+(the left view's, moved up: the right one would only repeat it) and a caption above each side.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ class SideBySideView(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
-        grid.addWidget(self.left_caption, 0, 0)
-        grid.addWidget(self.right_caption, 0, 1)
-        grid.addWidget(self.left, 1, 0)
-        grid.addWidget(self.right, 1, 1)
-        grid.setRowStretch(1, 1)
+        self.toolbar = self.left.toolbar
+        self.right.toolbar.hide()
+        grid.addWidget(self.toolbar, 0, 0, 1, 2)  # re-parented: it now spans both views
+        grid.addWidget(self.left_caption, 1, 0)
+        grid.addWidget(self.right_caption, 1, 1)
+        grid.addWidget(self.left, 2, 0)
+        grid.addWidget(self.right, 2, 1)
+        grid.setRowStretch(2, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         self._syncing = False

@@ -153,3 +153,10 @@ def slice_position_mm(
     point = np.asarray(origin, dtype=float) + d @ (ijk * np.asarray(spacing, dtype=float))
     normal = {"R": 0, "A": 1, "S": 2}[layout.position_name]
     return float(point[normal] * _LPS_TO_RAS_SIGN[normal])
+
+
+def position_text(layout: SliceLayout, *args) -> str:
+    """The position line of the corner text, Slicer style: ``S 12.5 mm`` (arguments as
+    ``slice_position_mm`` after the layout)."""
+    text = f"{layout.position_name} {slice_position_mm(layout, *args):.1f} mm"
+    return text.replace(" -0.0 ", " 0.0 ")

@@ -53,3 +53,25 @@ class SliceViewBox(pg.ViewBox):
             return
         # Middle (and Shift+left) drags pan, right drags zoom: pyqtgraph's own behaviour.
         super().mouseDragEvent(ev, axis)
+
+
+# Keys of a slice view (Slicer's, plus R and T): key -> (action, argument).
+_KEYS = {
+    Qt.Key.Key_Up: ("step", 1),
+    Qt.Key.Key_Right: ("step", 1),
+    Qt.Key.Key_Down: ("step", -1),
+    Qt.Key.Key_Left: ("step", -1),
+    Qt.Key.Key_PageUp: ("step", 10),
+    Qt.Key.Key_PageDown: ("step", -10),
+    Qt.Key.Key_Home: ("first", 0),
+    Qt.Key.Key_End: ("last", 0),
+    Qt.Key.Key_R: ("reset_window", 0),
+    Qt.Key.Key_T: ("toggle_overlay", 0),
+}
+
+
+def key_action(key: int, modifiers: Qt.KeyboardModifier) -> tuple[str, int] | None:
+    """What a key press asks of a slice view, or None (Ctrl/Alt combinations are left to shortcuts)."""
+    if modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        return None
+    return _KEYS.get(key)

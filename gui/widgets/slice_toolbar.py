@@ -60,6 +60,7 @@ class SliceToolbar(QWidget):
         self._orientation_group.buttonClicked.connect(self._on_orientation_clicked)
         row.addWidget(_separator(self))
 
+        row.addWidget(QLabel("W/L", self))
         self.preset_combo = QComboBox(self)
         self.preset_combo.addItems([AUTO_PRESET, *preset_names])
         self.preset_combo.setPlaceholderText("Custom W/L")

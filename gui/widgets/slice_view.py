@@ -20,20 +20,12 @@ from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from engine.data.labels import LabelTable
 from gui.widgets import window_level as wl
-from gui.widgets.label_overlay import LabelLegend, build_lut, colorize, label_name, present_labels
-from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for, slice_position_mm
-from gui.widgets.slice_interaction import SliceViewBox
+from gui.widgets.label_overlay import LabelLayer, LabelLegend, label_name
+from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for, position_text
+from gui.widgets.slice_interaction import SliceViewBox, key_action
 from gui.widgets.slice_toolbar import SliceToolbar
 from gui.widgets.view_annotations import ViewAnnotations
-
-_STEP_KEYS = {
-    Qt.Key.Key_Up: 1,
-    Qt.Key.Key_Right: 1,
-    Qt.Key.Key_Down: -1,
-    Qt.Key.Key_Left: -1,
-    Qt.Key.Key_PageUp: 10,
-    Qt.Key.Key_PageDown: -10,
-}
+from gui.widgets.volume_input import checked_volume
 
 
 class SliceView(QWidget):
@@ -45,14 +37,13 @@ class SliceView(QWidget):
     overlayOpacityChanged = Signal(float)
     overlayVisibleChanged = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None, presets: dict[str, wl.WindowPreset] | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, presets: dict[str, wl.WindowPreset] | None = None
+    ) -> None:
         super().__init__(parent)
         self._presets = wl.load_presets() if presets is None else dict(presets)
         self._image: np.ndarray | None = None
         self._label: np.ndarray | None = None
-        self._table: LabelTable | None = None
-        self._labels_present: list[int] = []
-        self._lut = np.zeros((1, 4), np.uint8)
         self._spacing = (1.0, 1.0, 1.0)
         self._origin: tuple[float, float, float] | None = None
         self._direction: np.ndarray | None = None
@@ -66,6 +57,7 @@ class SliceView(QWidget):
         self._range = (0.0, 1.0)
         self._opacity = 0.5
         self._overlay_visible = True
+        self._probe_pos: QPointF | None = None
 
         self.toolbar = SliceToolbar(list(self._presets), self)
         self.graphics = pg.GraphicsView(self)
@@ -74,15 +66,14 @@ class SliceView(QWidget):
         self.graphics.setMinimumSize(160, 160)
         self.view_box = SliceViewBox()
         self.graphics.setCentralItem(self.view_box)
+        self.legend = LabelLegend(self)
+        self.legend.setVisible(False)
+        self.labels = LabelLayer(self.legend, self._opacity)
         self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item.setZValue(10)
-        self.overlay_item.setOpacity(self._opacity)
+        self.overlay_item = self.labels.item
         self.view_box.addItem(self.image_item)
         self.view_box.addItem(self.overlay_item)
         self.annotations = ViewAnnotations(self.graphics.viewport())
-        self.legend = LabelLegend(self)
-        self.legend.setVisible(False)
         self.slice_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slice_slider.setToolTip("Slice (mouse wheel, arrow keys, PgUp/PgDn, Home/End)")
         self.slice_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -91,7 +82,7 @@ class SliceView(QWidget):
         middle.setContentsMargins(0, 0, 0, 0)
         middle.setSpacing(4)
         middle.addWidget(self.graphics, 1)
-        middle.addWidget(self.legend)
+        middle.addWidget(self.legend, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
@@ -131,31 +122,18 @@ class SliceView(QWidget):
         is used. ``origin`` (LPS, mm) enables the slice position readout; ``direction`` is the
         3x3 SimpleITK direction matrix (identity when omitted).
         """
-        image = np.asarray(image)
-        if image.ndim == 2:
-            image = image[np.newaxis]
-        if image.ndim != 3 or 0 in image.shape:
-            raise ValueError(f"A volume must be a non-empty 3-D array (z, y, x); got shape {image.shape}.")
-        if label is not None:
-            label = np.asarray(label)
-            label = label[np.newaxis] if label.ndim == 2 else label
-            if label.shape != image.shape:
-                raise ValueError(f"The label map's shape {label.shape} differs from the image's {image.shape}.")
-            if label.dtype.kind not in "uib":
-                raise ValueError(f"A label map holds integers; got {label.dtype}.")
-            if label.dtype.kind == "i" and label.size and int(label.min()) < 0:
-                raise ValueError("A label map holds values >= 0; this one has negative values.")
-        spacing = tuple(float(s) for s in spacing)
-        if len(spacing) != 3 or not all(s > 0 for s in spacing):
-            raise ValueError(f"Spacing must be three positive numbers (sx, sy, sz) in mm; got {spacing}.")
-        same_shape = self._image is not None and self._image.shape == image.shape
-        self._image, self._label, self._table = image, label, label_table
+        image, spacing, label = checked_volume(image, spacing, label)
+        same_geometry = (  # keep the slice and zoom when the next volume has the same grid
+            self._image is not None
+            and self._image.shape == image.shape
+            and self._spacing == spacing
+            and np.array_equal(self._direction, direction)
+        )
+        self._image, self._label = image, label
         self._spacing, self._modality = spacing, modality
         self._origin = None if origin is None else tuple(float(o) for o in origin)
         self._direction = None if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
-        self._labels_present = present_labels(label) if label is not None else []
-        self.legend.set_labels(self._labels_present, label_table)
-        self._lut = build_lut(self._labels_present, label_table)
+        self.labels.set_labels(label, label_table)
         self._range = wl.value_range(image)
         self._auto_window = wl.auto_window(image)
         if window is not None and float(window[1]) > 0:
@@ -164,27 +142,25 @@ class SliceView(QWidget):
             self._initial_window = self._auto_window
         self.toolbar.set_presets_enabled({n: p.applies_to(modality) for n, p in self._presets.items()})
         self.toolbar.set_overlay_available(label is not None)
-        if not same_shape:
+        if not same_geometry:
             for name in ORIENTATIONS:
                 n = image.shape[layout_for(name, spacing, self._direction).slice_axis]
                 self._indices[name] = n // 2
         self.annotations.set_message("")
-        self._apply_layout(fit=not same_shape)
+        self.toolbar.setEnabled(True)
+        self._apply_layout(fit=not same_geometry)
         self.set_window(*self._initial_window)
 
     def clear(self) -> None:
         """Show nothing (and say so)."""
         self._image = self._label = None
-        self._labels_present = []
         self.image_item.clear()
-        self.overlay_item.clear()
-        self.legend.set_labels([], None)
+        self.labels.set_labels(None, None)
+        self.labels.show_slice(None, QRectF(), False)
         self.toolbar.set_overlay_available(False)
         self.slice_slider.setEnabled(False)
-        for name in ("top_left", "top_right", "bottom_left", "bottom_right"):
-            self.annotations.set_corner(name, "")
-        self.annotations.set_letters(None)
-        self.annotations.set_message("No volume loaded")
+        self.annotations.clear("No volume loaded")
+        self.toolbar.setEnabled(False)
 
     def has_volume(self) -> bool:
         return self._image is not None
@@ -209,12 +185,10 @@ class SliceView(QWidget):
         self.toolbar.set_orientation(self._orientation)
         if self._image is None:
             return
-        n = self.slice_count
         self.slice_slider.blockSignals(True)
-        self.slice_slider.setRange(0, max(0, n - 1))
-        self.slice_slider.setValue(self.slice_index)
+        self.slice_slider.setRange(0, max(0, self.slice_count - 1))
         self.slice_slider.blockSignals(False)
-        self.slice_slider.setEnabled(n > 1)
+        self.slice_slider.setEnabled(self.slice_count > 1)
         self.annotations.set_letters(self._layout.letters)
         self._redraw()
         if fit:
@@ -254,9 +228,6 @@ class SliceView(QWidget):
         if index == self.slice_index:
             return
         self._indices[self._orientation] = index
-        self.slice_slider.blockSignals(True)
-        self.slice_slider.setValue(index)
-        self.slice_slider.blockSignals(False)
         self._redraw()
         self.sliceChanged.emit(index)
 
@@ -265,21 +236,20 @@ class SliceView(QWidget):
         self.set_slice(self.slice_index + steps)
 
     def _redraw(self) -> None:
+        self.slice_slider.blockSignals(True)
+        self.slice_slider.setValue(self.slice_index)
+        self.slice_slider.blockSignals(False)
         image_slice = self._layout.extract(self._image, self.slice_index)
         rect = self.slice_rect()
         self.image_item.setImage(image_slice, autoLevels=False, levels=self._levels())
         self.image_item.setRect(rect)
         self._redraw_overlay(rect)
         self._update_texts()
+        self._update_probe()
 
     def _redraw_overlay(self, rect: QRectF | None = None) -> None:
-        if self._label is None:
-            self.overlay_item.clear()
-            return
-        rgba = colorize(self._layout.extract(self._label, self.slice_index), self._lut)
-        self.overlay_item.setImage(rgba, autoLevels=False, levels=None)
-        self.overlay_item.setRect(rect or self.slice_rect())
-        self.overlay_item.setVisible(self._overlay_visible)
+        label_slice = None if self._label is None else self._layout.extract(self._label, self.slice_index)
+        self.labels.show_slice(label_slice, rect or self.slice_rect(), self._overlay_visible)
 
     def overlay_rgba(self) -> np.ndarray | None:
         """The RGBA array now drawn as the label overlay (rows, cols, 4), or None."""
@@ -303,8 +273,10 @@ class SliceView(QWidget):
         changed = (center, width) != self._window
         self._window = (center, width)
         self.image_item.setLevels(self._levels())
-        self.toolbar.show_preset(self._matching_preset())
-        self.annotations.set_corner("bottom_right", wl.readout(center, width) if self._image is not None else "")
+        self.toolbar.show_preset(wl.matching_preset(self._window, self._presets, self._auto_window))
+        self.annotations.set_corner(
+            "bottom_right", wl.readout(center, width) if self._image is not None else ""
+        )
         if changed:
             self.windowChanged.emit(center, width)
 
@@ -326,14 +298,6 @@ class SliceView(QWidget):
 
     def preset_names(self) -> list[str]:
         return [wl.AUTO_PRESET, *self._presets]
-
-    def _matching_preset(self) -> str | None:
-        for name, p in self._presets.items():
-            if np.isclose(p.level, self._window[0]) and np.isclose(p.width, self._window[1]):
-                return name
-        if self._image is not None and np.allclose(self._window, self._auto_window):
-            return wl.AUTO_PRESET
-        return None
 
     @Slot(float, float)
     def _on_window_dragged(self, dx: float, dy: float) -> None:
@@ -374,7 +338,7 @@ class SliceView(QWidget):
 
     @Slot()
     def _on_legend_visibility(self) -> None:
-        self._lut = build_lut(self._labels_present, self._table, self.legend.hidden_values())
+        self.labels.refresh_colors()
         if self._image is not None:
             self._redraw_overlay()
 
@@ -383,10 +347,8 @@ class SliceView(QWidget):
         name = self._orientation.capitalize()
         lines = [f"{name} {self.slice_index + 1}/{self.slice_count}"]
         if self._origin is not None:
-            pos = slice_position_mm(
-                self._layout, self._image.shape, self.slice_index, self._spacing, self._origin, self._direction
-            )
-            lines.append(f"{self._layout.position_name} {pos:.1f} mm")
+            args = (self._image.shape, self.slice_index, self._spacing, self._origin, self._direction)
+            lines.append(position_text(self._layout, *args))
         self.annotations.set_corner("top_left", "\n".join(lines))
         sx, sy, sz = self._spacing
         info = f"{sx:.3g} × {sy:.3g} × {sz:.3g} mm"
@@ -394,20 +356,25 @@ class SliceView(QWidget):
 
     @Slot(object)
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
-        if self._image is None:
-            return
-        p = self.view_box.mapSceneToView(scene_pos)
-        row, col = int(np.floor(p.y() / self._layout.row_spacing)), int(np.floor(p.x() / self._layout.col_spacing))
-        rows, cols = self.displayed_shape()
-        if not (0 <= row < rows and 0 <= col < cols):
-            self.annotations.set_corner("bottom_left", "")
-            return
-        z, y, x = self._layout.voxel_at(self._image.shape, self.slice_index, row, col)
-        value = wl.format_value(float(self._image[z, y, x]))
-        unit = " HU" if (self._modality or "").upper() == "CT" else ""
-        text = f"({x}, {y}, {z})  {value}{unit}"
-        if self._label is not None and self._label[z, y, x]:
-            text += f"\n{label_name(self._table, int(self._label[z, y, x]))}"
+        self._probe_pos = scene_pos
+        self._update_probe()
+
+    def _update_probe(self) -> None:
+        """Bottom-left corner: voxel index (x, y, z) and value under the cursor, and its label."""
+        text = ""
+        if self._image is not None and self._probe_pos is not None:
+            p = self.view_box.mapSceneToView(self._probe_pos)
+            row, col = (
+                int(np.floor(p.y() / self._layout.row_spacing)),
+                int(np.floor(p.x() / self._layout.col_spacing)),
+            )
+            rows, cols = self.displayed_shape()
+            if 0 <= row < rows and 0 <= col < cols:
+                z, y, x = self._layout.voxel_at(self._image.shape, self.slice_index, row, col)
+                unit = " HU" if (self._modality or "").upper() == "CT" else ""
+                text = f"({x}, {y}, {z})  {wl.format_value(float(self._image[z, y, x]))}{unit}"
+                if self._label is not None and self._label[z, y, x]:
+                    text += f"\n{label_name(self.labels.table, int(self._label[z, y, x]))}"
         self.annotations.set_corner("bottom_left", text)
 
     # ------------------------------------------------------------------ keys
@@ -416,26 +383,27 @@ class SliceView(QWidget):
             super().keyPressEvent(event)
 
     def handle_key(self, key: int, modifiers=Qt.KeyboardModifier.NoModifier) -> bool:
-        """The view's keys; True when the key was used."""
-        if self._image is None or modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier):
+        """The view's keys (see the module docstring); True when the key was used."""
+        action = key_action(key, modifiers)
+        if self._image is None or action is None:
             return False
-        if key in _STEP_KEYS:
-            self.set_slice(self.slice_index + _STEP_KEYS[key])
-        elif key == Qt.Key.Key_Home:
-            self.set_slice(0)
-        elif key == Qt.Key.Key_End:
-            self.set_slice(self.slice_count - 1)
-        elif key == Qt.Key.Key_R:
+        name, arg = action
+        if name == "step":
+            self.set_slice(self.slice_index + arg)
+        elif name in ("first", "last"):
+            self.set_slice(0 if name == "first" else self.slice_count - 1)
+        elif name == "reset_window":
             self.reset_window()
-        elif key == Qt.Key.Key_T:
-            self.set_overlay_visible(not self._overlay_visible)
         else:
-            return False
+            self.set_overlay_visible(not self._overlay_visible)
         return True
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.graphics and event.type() == QEvent.Type.KeyPress:
             return self.handle_key(event.key(), event.modifiers())
+        if obj is self.graphics.viewport() and event.type() == QEvent.Type.Leave:
+            self._probe_pos = None
+            self._update_probe()
         if (
             obj is self.graphics.viewport()
             and event.type() == QEvent.Type.MouseButtonDblClick

@@ -64,6 +64,13 @@ class ViewAnnotations(QObject):
         self.message.setVisible(bool(text))
         self._place(self.message, "center")
 
+    def clear(self, message: str = "") -> None:
+        """No text anywhere but ``message`` in the middle."""
+        for name in CORNERS:
+            self.set_corner(name, "")
+        self.set_letters(None)
+        self.set_message(message)
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self._viewport and event.type() == QEvent.Type.Resize:
             self.relayout()

@@ -76,7 +76,9 @@ def minimum_width(volume_range: float) -> float:
     return max(abs(volume_range) * 1e-4, 1e-6)
 
 
-def auto_window(volume: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENTILES) -> tuple[float, float]:
+def auto_window(
+    volume: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENTILES
+) -> tuple[float, float]:
     """(center, width) spanning the given percentiles of the finite voxels. Never a zero width."""
     sample = np.asarray(_sample(volume))
     finite = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
@@ -134,3 +136,15 @@ def dragged_window(
     new_center = center - dy * gain
     new_center = min(max(new_center, low - new_width / 2.0), high + new_width / 2.0)
     return new_center, new_width
+
+
+def matching_preset(
+    window: tuple[float, float], presets: dict[str, WindowPreset], auto: tuple[float, float] | None
+) -> str | None:
+    """The name of the preset (or the auto window) that ``window`` equals, else None ("custom")."""
+    for name, p in presets.items():
+        if np.isclose(p.level, window[0]) and np.isclose(p.width, window[1]):
+            return name
+    if auto is not None and np.allclose(window, auto):
+        return AUTO_PRESET
+    return None
