@@ -43,6 +43,7 @@ from engine.training.config import TrainingConfig
 from engine.training.devices import set_cpu_threads
 from engine.training.distributed import DistContext
 from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
+from engine.training.memory_plan import smaller_batch
 from engine.training.run_control import RunControlFile, write_command
 from engine.training.setup import (
     TrainingSetup,
@@ -157,8 +158,31 @@ class _Loop:
         return self.elapsed_before + (time.perf_counter() - self.t0)
 
     def _loader(self):
+        return self._loader_from(self.start)
+
+    def _shrink_batch(self) -> bool:
+        """After CUDA ran out of memory: halve the batch and go on (recorded in config.json)."""
         cfg = self.s.config
-        batches = IterationBatches(self.s.sampler, cfg.batch_size, self.start, cfg.iterations, self.dist.rank)
+        smaller = smaller_batch(cfg.batch_size)
+        if smaller is None:
+            return False
+        if self.s.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.gan.opt_g.zero_grad(set_to_none=True)
+        self.gan.opt_d.zero_grad(set_to_none=True)
+        self.emit(Log("warning", f"Out of GPU memory at batch size {cfg.batch_size} (image size {cfg.image_size}); "
+                                 f"retrying with batch size {smaller}."))
+        self.s.config = dataclasses.replace(cfg, batch_size=smaller)
+        if self.dist.is_main:
+            record = self.s.run.read_config()
+            record["training"]["batch_size"] = smaller
+            record["batch_size_reduced_after_oom"] = True
+            self.s.run.write_config(record)
+        return True
+
+    def _loader_from(self, start: int):
+        cfg = self.s.config
+        batches = IterationBatches(self.s.sampler, cfg.batch_size, start, cfg.iterations, self.dist.rank)
         workers = max(0, int(cfg.num_workers))
         # its own generator: creating the iterator must not draw from the global RNG, or a resumed run
         # would see different random numbers than an uninterrupted one
@@ -211,7 +235,10 @@ class _Loop:
                 except NonFiniteLoss as exc:
                     raise self._nan_error(it + 1, exc) from None
                 except torch.OutOfMemoryError:
-                    raise self._oom_error() from None
+                    if not self._shrink_batch():
+                        raise self._oom_error() from None
+                    loader = self._loader_from(it)
+                    continue
                 it += 1
                 self._after_step(it, losses)
         except Cancelled:

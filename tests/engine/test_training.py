@@ -166,3 +166,37 @@ def test_resume_may_extend_iterations_but_keeps_the_model(tmp_path):
     cfg = dataclasses.replace(tiny_config(tmp_path / "run", iterations=5, resume=True), base_channels=None)
     result = train(cfg)
     assert result.iteration == 5
+
+
+def test_out_of_memory_retries_with_a_smaller_batch_and_says_so(tmp_path, monkeypatch):
+    from engine.events import Log
+    from engine.training import gan
+
+    real_step = gan.GanTrainer.step
+    sizes = []
+
+    def step(self, label_ctx, real):
+        sizes.append(len(real))
+        if len(real) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_step(self, label_ctx, real)
+
+    monkeypatch.setattr(gan.GanTrainer, "step", step)
+    events = []
+    result = train(tiny_config(tmp_path / "run", iterations=4, batch_size=8), on_event=events.append)
+    assert result.iteration == 4
+    assert sizes[:3] == [8, 4, 2] and set(sizes[3:]) == {2}
+    warnings = [e.text for e in events if isinstance(e, Log) and e.level == "warning"]
+    assert any("batch size 8" in w and "retrying with batch size 4" in w for w in warnings)
+    assert TrainingRun(tmp_path / "run").read_config()["training"]["batch_size"] == 2
+
+
+def test_memory_planner_scales_with_batch_and_picks_a_batch_that_fits():
+    from engine.models.config import preset
+    from engine.training.memory_plan import MemoryEstimate, estimate_memory
+
+    est = estimate_memory(preset("quick", num_classes=3, image_size=64, base_channels=8), torch.device("cpu"), "fp32")
+    assert est.per_sample_bytes > 0 and est.bytes_for(8) > est.bytes_for(2)
+    tight = MemoryEstimate("cuda:0", "bf16", fixed_bytes=1 << 30, per_sample_bytes=1 << 28, available_bytes=4 << 30, measured="x")
+    b = tight.largest_batch()
+    assert tight.bytes_for(b) <= 0.85 * (4 << 30) < tight.bytes_for(b + 1)
