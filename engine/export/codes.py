@@ -27,9 +27,16 @@ class SegmentCodes:
 
     def to_json(self) -> dict:
         return {
-            "category": {"code": self.category.value, "scheme": self.category.scheme_designator,
-                         "meaning": self.category.meaning},
-            "type": {"code": self.type.value, "scheme": self.type.scheme_designator, "meaning": self.type.meaning},
+            "category": {
+                "code": self.category.value,
+                "scheme": self.category.scheme_designator,
+                "meaning": self.category.meaning,
+            },
+            "type": {
+                "code": self.type.value,
+                "scheme": self.type.scheme_designator,
+                "meaning": self.type.meaning,
+            },
         }
 
 

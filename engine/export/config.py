@@ -73,7 +73,9 @@ class ExportConfig:
                 "nnU-Net datasets such as the Decathlon)."
             )
         ratio = self.mix_synthetic_per_real
-        if ratio is not None and (isinstance(ratio, bool) or not ratio >= 0 or ratio != ratio):
+        if ratio is not None and (
+            isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0
+        ):
             raise ConfigError(
                 f"mix_synthetic_per_real: expected a number >= 0 (synthetic cases per real case), got {ratio!r}."
             )

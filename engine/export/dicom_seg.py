@@ -63,8 +63,6 @@ def segment_descriptions(table: LabelTable, prov: Provenance) -> list[hd.seg.Seg
                 segmented_property_type=coded.type,
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
                 algorithm_identification=ident,
-                tracking_id=f"label value {value}",
-                tracking_uid=None,
                 display_color=hd.color.CIELabColor.from_rgb(*info.color),
             )
         )
@@ -86,16 +84,14 @@ def build_seg(
     if not numbers:
         log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
         return None
-    lut = np.zeros(max(int(case.label.max()), max(numbers)) + 1, dtype=np.uint16)
-    for value, number in numbers.items():
-        lut[value] = number
-    pixels = lut[case.label]
-    pixels = pixels.astype(np.uint8 if len(numbers) < 256 else np.uint16, copy=False)
+    pixels = _segment_number_map(case.label, numbers)
     labelmap = seg_type == "LABELMAP"
     seg = hd.seg.Segmentation(
         source_images=list(headers),
         pixel_array=pixels,
-        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP if labelmap else hd.seg.SegmentationTypeValues.BINARY,
+        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP
+        if labelmap
+        else hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=segment_descriptions(table, prov),
         series_instance_uid=uids.seg_series,
         series_number=SEG_SERIES_NUMBER,
@@ -103,8 +99,8 @@ def build_seg(
         instance_number=1,
         manufacturer=prov.app,
         manufacturer_model_name=MODEL_NAME,
-        software_versions=tuple(prov.software_versions),
-        device_serial_number="",
+        software_versions=prov.version,
+        device_serial_number=prov.device_serial_number,
         content_label="LABELS",
         content_description="Label map of a synthetic volume",
         content_creator_name="SYNTHVOL^",
@@ -116,8 +112,21 @@ def build_seg(
         omit_empty_frames=False,
         transfer_syntax_uid=RLELossless if labelmap else ExplicitVRLittleEndian,
     )
+    seg.SoftwareVersions = prov.software_versions
     mark_synthetic(seg, prov)
     return seg
+
+
+def _segment_number_map(label: np.ndarray, numbers: dict[int, int]) -> np.ndarray:
+    """The label map with each value replaced by its segment number (0 stays 0)."""
+    if all(v == n for v, n in numbers.items()):
+        return label
+    lut = np.zeros(
+        max(int(label.max()), max(numbers)) + 1, dtype=np.uint8 if len(numbers) < 256 else np.uint16
+    )
+    for value, number in numbers.items():
+        lut[value] = number
+    return lut[label]
 
 
 def write_seg(folder: Path, seg: hd.seg.Segmentation) -> Path:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pydicom
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -23,6 +23,7 @@ from engine.export.dicom_header import (
     ds_list,
     mark_synthetic,
 )
+from engine.export.slice_encoder import SliceEncoder
 from engine.export.uids import CaseUIDs
 from engine.export.volume import PreparedCase
 
@@ -31,7 +32,9 @@ MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SOP_CLASS = {"CT": CT_IMAGE_STORAGE, "MR": MR_IMAGE_STORAGE}
 IMAGE_TYPE = {"CT": ["DERIVED", "SECONDARY", "AXIAL"], "MR": ["DERIVED", "SECONDARY", "OTHER"]}
 SERIES_NUMBER = 1
-PER_SLICE = ("SOPInstanceUID", "InstanceNumber", "ImagePositionPatient", "SliceLocation", "PixelData")
+PIXEL_DATA = 0x7FE00010
+# SOPInstanceUID, InstanceNumber, ImagePositionPatient, SliceLocation, PixelData
+PER_SLICE_TAGS = (0x00080018, 0x00200013, 0x00200032, 0x00201041, PIXEL_DATA)
 
 
 def series_folder_name(modality: str) -> str:
@@ -60,6 +63,7 @@ def series_template(case: PreparedCase, who: CaseIdentity, uids: CaseUIDs, prov:
     t.Manufacturer = prov.app
     t.ManufacturerModelName = MODEL_NAME
     t.SoftwareVersions = prov.software_versions
+    t.DeviceSerialNumber = prov.device_serial_number
     # General Image / Image Plane
     t.ContentDate, t.ContentTime = prov.date, prov.time
     t.AcquisitionNumber = ""
@@ -105,29 +109,34 @@ def write_series(
     ``on_file`` is called after every file (progress; it raises Cancelled to stop)."""
     folder.mkdir(parents=True, exist_ok=True)
     template = series_template(case, who, uids, prov)
+    encoder = SliceEncoder(template, PER_SLICE_TAGS)
     normal = case.geometry.matrix[:, 2]
     pixels = case.pixels.astype(case.pixels.dtype.newbyteorder("<"), copy=False)
     headers: list[Dataset] = []
     width = max(4, len(str(case.n_slices)))
     for k in range(case.n_slices):
-        inst = Dataset()
-        inst.update(template)  # shares the template's elements; per-slice ones are new elements
-        inst.SOPInstanceUID = uids.instances[k]
-        inst.InstanceNumber = k + 1
-        position = case.positions[k]
-        inst.ImagePositionPatient = ds_list(position)
-        inst.SliceLocation = ds(float(np.dot(position, normal)))
-        inst.file_meta = _file_meta(inst)
-        inst.PixelData = pixels[k].tobytes()
+        inst = slice_header(template, uids.instances[k], k + 1, case.positions[k], normal)
+        own = {tag: inst[tag] for tag in PER_SLICE_TAGS if tag != PIXEL_DATA}
+        own[PIXEL_DATA] = DataElement(PIXEL_DATA, "OW", pixels[k].tobytes())
         path = folder / f"{k + 1:0{width}d}.dcm"
-        pydicom.dcmwrite(path, inst, enforce_file_format=True)
-        del inst.PixelData
+        encoder.write(path, file_meta(inst), own)
         headers.append(inst)
         on_file(path)
     return headers
 
 
-def _file_meta(inst: Dataset) -> FileMetaDataset:
+def slice_header(template: Dataset, sop_uid: str, number: int, position, normal) -> Dataset:
+    """One slice's attributes without pixels: the template's (shared, never mutated) plus its own."""
+    inst = Dataset()
+    inst.update(template)
+    inst.SOPInstanceUID = sop_uid
+    inst.InstanceNumber = number
+    inst.ImagePositionPatient = ds_list(position)
+    inst.SliceLocation = ds(float(np.dot(position, normal)))
+    return inst
+
+
+def file_meta(inst: Dataset) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = inst.SOPClassUID
     meta.MediaStorageSOPInstanceUID = inst.SOPInstanceUID

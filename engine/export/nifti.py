@@ -1,20 +1,22 @@
 """NIfTI files (.nii.gz) written from fresh SimpleITK images (never ones carrying source metadata).
 
 SimpleITK writes the header and geometry (LPS -> RAS, qform and sform); the gzip step is separate
-so it can run in a worker thread (zlib releases the GIL) while the DICOM files are written. Level 1
-compresses CT noise almost as well as level 6 at a fraction of the time.
+so it can run in a worker thread (zlib releases the GIL) while the DICOM files are written, and
+uses a fast deflate setting (SimpleITK ignores the compression level it is given).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import shutil
+import zlib
 from pathlib import Path
 
 import SimpleITK as sitk
 
 GZIP_LEVEL = 1
+GZIP_STRATEGY = zlib.Z_RLE  # run-length matches only: ~1.8x faster than level 1 on noisy CT, files
+#                              ~10% larger; label maps compress better than with the default strategy
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip (not zlib) wrapper
 CHUNK = 8 << 20
 
 
@@ -31,10 +33,12 @@ def write_uncompressed(image: sitk.Image, gz_path: Path) -> Path:
 
 
 def gzip_file(plain: Path, gz_path: Path, remove: bool = True) -> Path:
-    """Compress ``plain`` into ``gz_path`` (one gzip member, no name or time stored)."""
-    with open(plain, "rb") as src, open(gz_path, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+    """Compress ``plain`` into ``gz_path``: one standard gzip member (no name, time 0)."""
+    deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS, 8, GZIP_STRATEGY)
+    with open(plain, "rb") as src, open(gz_path, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            dst.write(deflate.compress(chunk))
+        dst.write(deflate.flush())
     if remove:
         os.remove(plain)
     return gz_path

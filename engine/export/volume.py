@@ -8,7 +8,6 @@ written later is rebuilt from those.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,6 @@ from engine.errors import ExportError, SynthVolError
 from engine.export.config import MODALITIES, ExportCase
 from engine.export.pixels import ct_pixels, mr_pixels, window_for
 
-log = logging.getLogger(__name__)
 GRID_TOLERANCE = 1e-4
 
 
@@ -80,6 +78,7 @@ class PreparedCase:
     pixel_info: dict
     label: np.ndarray
     window: tuple[float, float]
+    label_values_present: list[int] = field(default_factory=list)
     positions: list[tuple[float, float, float]] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
 
@@ -123,13 +122,23 @@ def prepare_case(case: ExportCase, label_table: LabelTable) -> PreparedCase:
         raise ExportError(f"Case {case.case_id}: modality {case.modality!r} is not CT or MR.")
     image, label = load_case(case)
     for what, img in (("image", image), ("label", label)):
-        if not isinstance(img, sitk.Image) or img.GetDimension() != 3 or img.GetNumberOfComponentsPerPixel() != 1:
+        if (
+            not isinstance(img, sitk.Image)
+            or img.GetDimension() != 3
+            or img.GetNumberOfComponentsPerPixel() != 1
+        ):
             raise ExportError(f"Case {case.case_id}: the {what} must be a 3-D single-channel volume.")
     geometry, label_geometry = Geometry.of(image), Geometry.of(label)
     if not geometry.same_grid(label_geometry):
         raise ExportError(
             f"Case {case.case_id}: the label is not on the image grid (image {geometry.to_json()}, "
             f"label {label_geometry.to_json()}). Resample the label onto the image first."
+        )
+    m = geometry.matrix
+    if not np.allclose(m.T @ m, np.eye(3), atol=GRID_TOLERANCE):
+        raise ExportError(
+            f"Case {case.case_id}: the image axes are not perpendicular (direction {geometry.direction}); "
+            "DICOM cannot describe a sheared grid. Resample the volume first."
         )
     values = sitk.GetArrayFromImage(image)
     labels = _label_values(case.case_id, sitk.GetArrayFromImage(label))
@@ -138,15 +147,16 @@ def prepare_case(case: ExportCase, label_table: LabelTable) -> PreparedCase:
     if np.linalg.det(geometry.matrix) < 0:  # left-handed: store slices along the slice normal
         geometry, values, labels = _flip_slices(geometry, values, labels)
         notes["slice_order_reversed"] = True
-    labels, zeroed = _drop_unknown_labels(labels, label_table)
+    labels, present, zeroed = _drop_unknown_labels(labels, label_table)
     if zeroed:
         notes["label_values_not_in_table_set_to_0"] = zeroed
-        log.warning("Case %s: label values %s are not in the label table; exported as 0.", case.case_id, zeroed)
     pixels, info = (ct_pixels if case.modality == "CT" else mr_pixels)(values)
     del values
-    prepared = PreparedCase(case, geometry, pixels, info, labels, window_for(pixels), notes=notes)
+    prepared = PreparedCase(case, geometry, pixels, info, labels, window_for(pixels), present, notes=notes)
     ref = geometry.image(np.zeros((1, 1, 1), np.uint8))  # TransformIndexToPhysicalPoint ignores size
-    prepared.positions = [tuple(ref.TransformIndexToPhysicalPoint((0, 0, k))) for k in range(geometry.size[2])]
+    prepared.positions = [
+        tuple(ref.TransformIndexToPhysicalPoint((0, 0, k))) for k in range(geometry.size[2])
+    ]
     return prepared
 
 
@@ -162,13 +172,15 @@ def _label_values(case_id: str, arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8 if top < 256 else np.uint16)
 
 
-def _drop_unknown_labels(labels: np.ndarray, table: LabelTable) -> tuple[np.ndarray, list[int]]:
-    present = np.flatnonzero(np.bincount(labels.ravel()))
-    unknown = [int(v) for v in present if int(v) not in table.entries]
+def _drop_unknown_labels(labels: np.ndarray, table: LabelTable) -> tuple[np.ndarray, list[int], list[int]]:
+    """Set values the table does not name to 0; return (labels, values present, values dropped)."""
+    present = [int(v) for v in np.flatnonzero(np.bincount(labels.ravel()))]
+    unknown = [v for v in present if v not in table.entries]
     if unknown:
         labels = labels.copy()
         labels[np.isin(labels, unknown)] = 0
-    return labels, unknown
+        present = sorted({0, *present} - set(unknown))
+    return labels, present, unknown
 
 
 def _flip_slices(geometry: Geometry, values: np.ndarray, labels: np.ndarray):

@@ -199,6 +199,7 @@ class _Loop:
         paused_flag = self.dist.broadcast_flag(self.control.paused)
         if paused_flag and not stop:
             self.emit(StateChanged("paused"))
+            self._write_state("paused")
             t_pause = time.perf_counter()
             while True:
                 time.sleep(0.05)
@@ -211,14 +212,23 @@ class _Loop:
             self.clock.pause_gap()
             if not stop:
                 self.emit(StateChanged("running"))
+                self._write_state("running")
         return stop
+
+    def _write_state(self, state: str) -> None:
+        """status.json tells a window watching from another process what the trainer is doing."""
+        if self.dist.is_main:
+            self.s.run.write_status({"state": state, "iteration": self._iteration, "iterations": self.s.config.iterations,
+                                     "world_size": self.dist.world_size})
 
     def run(self) -> TrainingResult:
         s, cfg = self.s, self.s.config
         total = cfg.iterations
         self.t0 = time.perf_counter()
         self.clock = ProgressClock(total, self.start)
+        self._iteration = self.start
         self.emit(StateChanged("running"))
+        self._write_state("running")
         self.emit(Progress(self.start, total, "Training", None, None))
         it = self.start
         stopped = False
@@ -240,6 +250,7 @@ class _Loop:
                     loader = self._loader_from(it)
                     continue
                 it += 1
+                self._iteration = it
                 self._after_step(it, losses)
         except Cancelled:
             stopped = True

@@ -27,6 +27,7 @@ from gui.panels.training_form import TrainingForm
 from gui.widgets.error_dialog import show_error
 from gui.widgets.loss_plot import LossPlot
 from gui.widgets.preview_strip import PreviewStrip
+from gui.workers.distributed_worker import DistributedTrainingWorker
 from gui.workers.engine_worker import EngineWorker
 
 
@@ -158,7 +159,30 @@ class TrainingPanel(Panel):
             self.plot.clear()
             self.previews.clear()
         self.run_folder = Path(cfg.run)
+        gpus = self.form.selected_gpus()
+        if len(gpus) > 1:
+            self.start_distributed(cfg, len(gpus), gpus)
+            return
         worker = EngineWorker(train, cfg)
+        self._connect(worker)
+        self._set_state("starting")
+        self.stats["device"].setText(self.form.device.currentText().split(":", 1)[-1].strip())
+        self.plot.timer.start()
+        self.start_worker("train", worker)
+        self.statusMessage.emit(f"Training into {cfg.run}")
+
+    def start_distributed(self, cfg: TrainingConfig, nproc: int, gpus: list[int] | None = None) -> None:
+        """Train with DDP in a torchrun child process (several GPUs, or CPU processes)."""
+        self.run_folder = Path(cfg.run)
+        worker = DistributedTrainingWorker(cfg, nproc, gpus)
+        self._connect(worker)
+        self._set_state("starting")
+        self.stats["device"].setText(f"{nproc} processes (DDP)" + (f" on GPUs {gpus}" if gpus else ""))
+        self.plot.timer.start()
+        self.start_process_worker("train", worker)
+        self.statusMessage.emit(f"Training with {nproc} processes into {cfg.run}")
+
+    def _connect(self, worker) -> None:
         worker.progress.connect(self._on_progress)
         worker.lossesReady.connect(self._on_losses)
         worker.preview.connect(self._on_preview)
@@ -167,11 +191,6 @@ class TrainingPanel(Panel):
         worker.succeeded.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
-        self._set_state("starting")
-        self.stats["device"].setText(self.form.device.currentText().split(":", 1)[-1].strip())
-        self.plot.timer.start()
-        self.start_worker("train", worker)
-        self.statusMessage.emit(f"Training into {cfg.run}")
 
     @Slot()
     def toggle_pause(self) -> None:
@@ -228,7 +247,10 @@ class TrainingPanel(Panel):
                 self.stats["ssim"].setText(f"SSIM {values['val_ssim']:.3f}  PSNR {values.get('val_psnr', 0):.1f} dB")
 
     @Slot(int, dict, str)
-    def _on_preview(self, iteration: int, images: dict, _path: str) -> None:
+    def _on_preview(self, iteration: int, images: dict, path: str) -> None:
+        if not images and path:  # from a training process: its preview PNG
+            self.previews.show_file(path, f"Iteration {iteration}: label map · real slice · generated")
+            return
         if self.colors is None and self.run_folder is not None and (self.run_folder / "label_table.json").is_file():
             self.colors = [tuple(e["color"]) for e in TrainingRun(self.run_folder).read_label_table().to_json()["labels"]]
         self.previews.show_preview(iteration, images, self.colors)

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from engine.errors import Cancelled, SynthVolError
 from engine.events import CheckpointSaved, Control, Finished, Log, Losses, Preview, Progress, StateChanged
@@ -31,7 +31,7 @@ class EngineWorker(QObject):
     preview = Signal(int, dict, str)  # iteration, images, png path ("" if none)
     logMessage = Signal(str, str)  # level, text
     checkpointSaved = Signal(str, int)
-    stateChanged = Signal(str)  # running | paused | stopping | finished | stopped | failed
+    stateChanged = Signal(str)  # started | running | paused | stopping | finished | stopped | failed
     succeeded = Signal(object)  # the result
     failed = Signal(str, str)  # short message, details
     done = Signal()  # always last
@@ -88,7 +88,7 @@ class EngineWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        self.stateChanged.emit("running")
+        self.stateChanged.emit("started")  # the engine says "running" itself once its loop runs
         try:
             result = self.fn(*self.args, on_event=self.on_event, control=self.control, **self.kwargs)
         except Cancelled:
@@ -136,7 +136,9 @@ class WorkerThread:
         self.thread.setObjectName(name)
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.done.connect(self.thread.quit)
+        # direct: QThread.quit is thread-safe, and a queued call would wait for the GUI thread, which
+        # may itself be blocked in stop_and_wait()
+        worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
 
     def start(self) -> None:
         self.thread.start()

@@ -1,0 +1,253 @@
+"""The Gallery panel's background jobs, in the engine-contract shape the worker runs
+(``fn(*args, on_event=..., control=...)``). Each calls the engine and returns plain data for the
+GUI thread: thumbnails (one axial slice each), the two sides of a comparison, an export result, a
+quality report. No Qt here; nothing touches a widget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.cases import ScanResult
+from engine.data.scan import discover
+from engine.data.viewing import ViewVolume, load_files_for_view, load_for_view
+from engine.errors import EvaluationError
+from engine.events import Control, Progress, ignore_events
+from engine.export import ExportConfig, ExportResult, export_dataset
+from engine.export.sources import gallery_export_cases, real_export_cases
+from engine.synthesis import Gallery, GalleryItem, GenerateConfig, GenerateResult, generate_volumes
+from engine.training.run_folder import TrainingRun
+from gui.widgets.slice_geometry import layout_for
+
+CT_THUMBNAIL_WINDOW = (40.0, 400.0)  # soft tissue (center, width); MR is stretched to percentiles
+SOURCE_NAMES = {"train": "training map", "augment": "deformed map", "rebalance": "rebalanced map", "folder": "your label map"}
+SOURCE_SHORT = {"train": "training", "augment": "deformed", "rebalance": "rebalanced", "folder": "folder"}
+RUN_INFO_KEYS = ("run", "checkpoint", "checkpoint_iteration", "checkpoint_sha256", "modality")
+REPORT_FOLDER = "quality"  # RUN/quality: report.json, report.html, PNGs
+
+
+def gallery_of(run: Path) -> Gallery:
+    return Gallery(Path(run) / "gallery")
+
+
+def source_kind(item: GalleryItem) -> str:
+    source = item.meta.get("label_source")
+    return str(source.get("kind", "")) if isinstance(source, dict) else str(source or "")
+
+
+def describe_source(item: GalleryItem) -> str:
+    """``deformed map of case_007`` / ``your label map brain_03``."""
+    kind = source_kind(item)
+    case = item.meta.get("source_case") or "?"
+    return f"{SOURCE_NAMES.get(kind, kind or 'label map')} · {case}"
+
+
+# ---------------------------------------------------------------------------- thumbnails
+@dataclass
+class Thumbnail:
+    item_id: str
+    image: np.ndarray  # one axial slice as drawn on screen (rows top to bottom)
+    label: np.ndarray | None
+    pixel_aspect: float  # row spacing / column spacing
+    window: tuple[float, float] | None
+    caption: str
+    tooltip: str
+
+
+def make_thumbnail(item: GalleryItem) -> Thumbnail:
+    view = load_files_for_view(item.image_path, item.label_path, item.modality, item.id)
+    direction = np.asarray(view.direction, dtype=float).reshape(3, 3) if len(view.direction) == 9 else None
+    layout = layout_for("axial", view.spacing, direction)
+    middle = view.image.shape[layout.slice_axis] // 2
+    image = layout.extract(view.image, middle)
+    label = layout.extract(view.label, middle) if view.label is not None else None
+    seed = item.meta.get("seed")
+    tooltip = "\n".join(
+        line
+        for line in (
+            f"{item.id}: synthetic {item.modality}",
+            f"Label map: {describe_source(item)}",
+            f"Seed: {seed}" if seed is not None else "",
+            f"Generator: {item.meta.get('checkpoint', '?')} (iteration {item.meta.get('checkpoint_iteration', '?')})",
+            f"Created: {item.meta.get('created', '?')}",
+            "Click to compare with its real source; tick the box to select it for export.",
+        )
+        if line
+    )
+    return Thumbnail(
+        item.id,
+        image,
+        label,
+        layout.row_spacing / layout.col_spacing,
+        CT_THUMBNAIL_WINDOW if item.modality == "CT" else None,
+        f"{item.id} · {SOURCE_SHORT.get(source_kind(item), 'map')}\n{item.meta.get('source_case') or ''}",
+        tooltip,
+    )
+
+
+def thumbnails_for(items: list[GalleryItem], on_event=ignore_events, control: Control | None = None) -> list[Thumbnail]:
+    out = []
+    for i, item in enumerate(items):
+        if control is not None:
+            control.raise_if_stopped()
+        on_event(Progress(i, len(items), f"Thumbnail {item.id}"))
+        out.append(make_thumbnail(item))
+    return out
+
+
+@dataclass
+class GalleryContents:
+    run: Path
+    items: list[GalleryItem]
+    thumbnails: list[Thumbnail]
+
+
+def load_gallery(run: Path, on_event=ignore_events, control: Control | None = None) -> GalleryContents:
+    """Every item of the run's gallery with its thumbnail."""
+    items = gallery_of(run).items()
+    return GalleryContents(Path(run), items, thumbnails_for(items, on_event, control))
+
+
+@dataclass
+class GenerationOutcome:
+    result: GenerateResult
+    thumbnails: list[Thumbnail]
+
+
+def generate_with_thumbnails(config: GenerateConfig, on_event=ignore_events, control: Control | None = None) -> GenerationOutcome:
+    """generate_volumes, then the thumbnails of what it made (also after a Cancel: the volumes
+    finished before it are complete gallery items)."""
+    result = generate_volumes(config, on_event, control)
+    return GenerationOutcome(result, thumbnails_for(result.items, on_event))
+
+
+# ---------------------------------------------------------------------------- comparison
+@dataclass
+class Comparison:
+    item_id: str
+    synthetic: ViewVolume
+    real: ViewVolume | None
+    real_caption: str  # "Real source: case_007" or why there is none
+    scan: ScanResult | None  # the run's dataset, scanned once and kept by the panel
+
+
+def load_comparison(
+    item: GalleryItem, dataset: Path | None, scan: ScanResult | None, on_event=ignore_events, control: Control | None = None
+) -> Comparison:
+    """The synthetic volume with its label map, and the real case its label map came from."""
+    synthetic = load_files_for_view(item.image_path, item.label_path, item.modality, item.id)
+    kind, case_id = source_kind(item), item.meta.get("source_case")
+    if kind == "folder" or not case_id:
+        note = f"No real case: this label map came from your folder ({case_id or 'a file'})."
+        return Comparison(item.id, synthetic, None, note, scan)
+    if dataset is None or not Path(dataset).exists():
+        note = f"Real source {case_id}: the run's dataset {dataset or '(unknown)'} is not there any more."
+        return Comparison(item.id, synthetic, None, note, scan)
+    if scan is None:
+        on_event(Progress(0, 1, f"Finding {case_id} in {dataset}"))
+        scan = discover(Path(dataset), verify=False, control=control)
+    try:
+        case = scan.case(case_id)
+    except KeyError:
+        return Comparison(item.id, synthetic, None, f"Real source {case_id}: not found in {dataset}.", scan)
+    real = load_for_view(case)
+    how = {"augment": " (its label map, deformed)", "rebalance": " (its label map, rebalanced)"}.get(kind, "")
+    return Comparison(item.id, synthetic, real, f"Real source: {case_id}{how}", scan)
+
+
+def run_dataset(run: Path) -> Path | None:
+    try:
+        return Path(TrainingRun(Path(run)).read_manifest()["dataset"])
+    except Exception:  # an unreadable manifest only means there is no real side to show
+        return None
+
+
+# ---------------------------------------------------------------------------- export
+def run_info_of(items: list[GalleryItem]) -> dict:
+    """The generator that made the samples, as each sample recorded it (the manifest's run block)."""
+    first = items[0].meta if items else {}
+    return {key: first[key] for key in RUN_INFO_KEYS if key in first}
+
+
+def export_samples(
+    config: ExportConfig,
+    run: Path,
+    item_ids: list[str],
+    with_real: bool,
+    quality: dict | None,
+    on_event=ignore_events,
+    control: Control | None = None,
+) -> ExportResult:
+    """Export the chosen gallery samples (and, for a mixed nnU-Net set, the run's real training cases)."""
+    by_id = {item.id: item for item in gallery_of(run).items()}
+    missing = [i for i in item_ids if i not in by_id]
+    if missing:
+        from engine.errors import ExportError
+
+        raise ExportError(f"Sample(s) {', '.join(missing[:5])} are no longer in the gallery of {run}.")
+    items = [by_id[i] for i in item_ids]
+    training_run = TrainingRun(Path(run))
+    real = real_export_cases(training_run) if with_real else []
+    return export_dataset(
+        config,
+        gallery_export_cases(items),
+        training_run.read_label_table(),
+        on_event,
+        control,
+        real_cases=real,
+        run_info=run_info_of(items),
+        quality=quality,
+    )
+
+
+# ---------------------------------------------------------------------------- quality report
+def report_folder(run: Path) -> Path:
+    return Path(run) / REPORT_FOLDER
+
+
+def evaluation_available() -> bool:
+    try:
+        import engine.evaluation as evaluation
+
+        return callable(evaluation.evaluate_run)
+    except (ImportError, AttributeError):
+        return False
+
+
+def run_quality_report(run: Path, settings: dict | None = None, on_event=ignore_events, control: Control | None = None) -> dict:
+    """The one place the GUI calls the evaluation engine: write RUN/quality/report.* (json, html,
+    PNGs) and return the report.json dict."""
+    if not evaluation_available():
+        raise EvaluationError("The quality report is not available in this version of SynthVol.")
+    from engine.evaluation import EvaluateConfig, evaluate_run
+
+    config = EvaluateConfig(run=Path(run), out=report_folder(run), **(settings or {}))
+    return evaluate_run(config, on_event=on_event, control=control)
+
+
+def read_report(folder: Path) -> dict | None:
+    """The checked report.json of a report folder, or None when there is none (or it is incomplete)."""
+    if not (Path(folder) / "report.json").is_file() or not evaluation_available():
+        return None
+    from engine.evaluation import read_quality_report
+
+    try:
+        return read_quality_report(folder)
+    except EvaluationError:
+        return None
+
+
+def memorisation_flagged(report: dict | None) -> int:
+    """How many synthetic slices the report flags as too close to a training slice (0: none)."""
+    memo = (report or {}).get("memorization")
+    if not isinstance(memo, dict):
+        return 0
+    flagged = memo.get("flagged", 0)
+    if isinstance(flagged, bool):
+        return int(flagged)
+    if isinstance(flagged, (int, float)):
+        return int(flagged)
+    return len(flagged) if isinstance(flagged, list) else 0
