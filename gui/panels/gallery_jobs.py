@@ -88,13 +88,22 @@ def make_thumbnail(item: GalleryItem) -> Thumbnail:
     )
 
 
+def unreadable_thumbnail(item: GalleryItem, exc: Exception) -> Thumbnail:
+    """A dark tile saying why: one damaged sample never hides the rest of the gallery."""
+    return Thumbnail(item.id, np.zeros((8, 8), np.float32), None, 1.0, (0.0, 1.0), f"{item.id}\n(unreadable)",
+                     f"{item.id} cannot be read: {exc}")
+
+
 def thumbnails_for(items: list[GalleryItem], on_event=ignore_events, control: Control | None = None) -> list[Thumbnail]:
     out = []
     for i, item in enumerate(items):
         if control is not None:
             control.raise_if_stopped()
         on_event(Progress(i, len(items), f"Thumbnail {item.id}"))
-        out.append(make_thumbnail(item))
+        try:
+            out.append(make_thumbnail(item))
+        except Exception as exc:  # a damaged or half-deleted sample: shown as such
+            out.append(unreadable_thumbnail(item, exc))
     return out
 
 
@@ -128,6 +137,7 @@ def generate_with_thumbnails(config: GenerateConfig, on_event=ignore_events, con
 @dataclass
 class Comparison:
     item_id: str
+    folder: Path  # the sample's folder (ids repeat across runs)
     synthetic: ViewVolume
     real: ViewVolume | None
     real_caption: str  # "Real source: case_007" or why there is none
@@ -142,20 +152,20 @@ def load_comparison(
     kind, case_id = source_kind(item), item.meta.get("source_case")
     if kind == "folder" or not case_id:
         note = f"No real case: this label map came from your folder ({case_id or 'a file'})."
-        return Comparison(item.id, synthetic, None, note, scan)
+        return Comparison(item.id, item.folder, synthetic, None, note, scan)
     if dataset is None or not Path(dataset).exists():
         note = f"Real source {case_id}: the run's dataset {dataset or '(unknown)'} is not there any more."
-        return Comparison(item.id, synthetic, None, note, scan)
+        return Comparison(item.id, item.folder, synthetic, None, note, scan)
     if scan is None:
         on_event(Progress(0, 1, f"Finding {case_id} in {dataset}"))
         scan = discover(Path(dataset), verify=False, control=control)
     try:
         case = scan.case(case_id)
     except KeyError:
-        return Comparison(item.id, synthetic, None, f"Real source {case_id}: not found in {dataset}.", scan)
+        return Comparison(item.id, item.folder, synthetic, None, f"Real source {case_id}: not found in {dataset}.", scan)
     real = load_for_view(case)
     how = {"augment": " (its label map, deformed)", "rebalance": " (its label map, rebalanced)"}.get(kind, "")
-    return Comparison(item.id, synthetic, real, f"Real source: {case_id}{how}", scan)
+    return Comparison(item.id, item.folder, synthetic, real, f"Real source: {case_id}{how}", scan)
 
 
 def run_dataset(run: Path) -> Path | None:

@@ -18,11 +18,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -33,29 +30,28 @@ from engine.errors import ConfigError, SynthVolError
 from engine.synthesis import GalleryItem
 from engine.training.checkpoints import latest_checkpoint
 from engine.training.run_folder import TrainingRun
-from gui import settings as st
 from gui.dialogs.export_dialog import ExportDialog
 from gui.dialogs.export_summary import ExportSummaryDialog
 from gui.panels import gallery_jobs as jobs
 from gui.panels.base import Panel
+from gui.panels.gallery_compare import ComparePane
+from gui.panels.gallery_export import (
+    confirm_despite_memorisation,
+    default_destination,
+    quality_note,
+    remember_destination,
+)
+from gui.panels.gallery_jobbar import JobBar
 from gui.panels.generate_form import GenerateForm
 from gui.panels.quality_view import QualityView
-from gui.widgets.compare_view import SideBySideView
 from gui.widgets.error_dialog import show_error
 from gui.widgets.thumbnails import ThumbnailGrid
 from gui.workers.engine_worker import EngineWorker
 
 JOB_TITLES = {"generate": "Generating", "export": "Exporting", "quality": "Checking quality"}
-NO_RUN_HINT = ("Train a run (Training panel) or open one (File ▸ Open run…) to generate synthetic volumes.")
+NO_RUN_HINT = "Train a run (Training panel) or open one (File ▸ Open run…) to generate synthetic volumes."
+GENERATE_HINT = "Generate volumes (left) to see them here, beside the real cases their label maps came from."
 PICK_HINT = "Click a sample to see it beside the real case its label map came from."
-
-
-def _fmt_eta(seconds: float) -> str:
-    if seconds < 0:
-        return ""
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
 
 
 class GalleryPanel(Panel):
@@ -69,7 +65,7 @@ class GalleryPanel(Panel):
         self.export_dialog: ExportDialog | None = None
         self.summary_dialog: ExportSummaryDialog | None = None
         self._job: str | None = None  # generate | export | quality
-        self._pending_run: Path | None = None
+        self._pending_run: tuple[Path | None] | None = None  # (folder,) to show when the job ends
         self._dataset: Path | None = None
         self._scan = None
         self._n_real: int | None = None
@@ -85,22 +81,14 @@ class GalleryPanel(Panel):
     def _build(self) -> None:
         self.run_label = QLabel("", self)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.progress = QProgressBar(self)
-        self.progress.setMinimumWidth(260)
-        self.progress.setMaximumWidth(360)
-        self.progress.hide()
-        self.eta_label = QLabel("", self)
-        self.eta_label.setStyleSheet("color: gray;")
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop the running job (finished volumes are kept; a partial export is removed)")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.hide()
+        self.job_bar = JobBar(self)
+        self.job_bar.cancelRequested.connect(self.cancel)
+        self.progress, self.cancel_button = self.job_bar.progress, self.job_bar.cancel_button
         header = QHBoxLayout()
         header.addWidget(QLabel("Run:", self))
         header.addWidget(self.run_label, 1)
-        header.addWidget(self.progress)
-        header.addWidget(self.eta_label)
-        header.addWidget(self.cancel_button)
+        header.addWidget(self.job_bar)
+        self.run_label.setMinimumHeight(self.cancel_button.sizeHint().height())  # no jump when the bar shows
 
         self.form = GenerateForm(self)
         self.generate_button = QPushButton("Generate", self)
@@ -132,18 +120,12 @@ class GalleryPanel(Panel):
         ll.addWidget(samples_box, 1)
         left.setMinimumWidth(340)
 
-        self.compare = SideBySideView("Synthetic", "Real source", self)
-        self.compare_hint = QLabel(NO_RUN_HINT, self)
-        self.compare_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.compare_hint.setWordWrap(True)
-        self.compare_hint.setStyleSheet("color: gray; font-size: 14px;")
-        self.compare_pages = QStackedWidget(self)
-        self.compare_pages.addWidget(self.compare_hint)
-        self.compare_pages.addWidget(self.compare)
+        self.compare_pane = ComparePane(self)
+        self.compare = self.compare_pane.view
         self.quality = QualityView(self)
         self.quality.checkRequested.connect(self.check_quality)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.compare_pages, "Compare with real")
+        self.tabs.addTab(self.compare_pane, "Compare with real")
         self.tabs.addTab(self.quality, "Quality")
 
         split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -175,7 +157,7 @@ class GalleryPanel(Panel):
         """Show the gallery of the run ``folder`` (None: no run)."""
         folder = Path(folder) if folder else None
         if self._job is not None:
-            self._pending_run = folder  # switch when the running job is over
+            self._pending_run = (folder,)  # switch when the running job is over
             self.statusMessage.emit(f"The gallery switches to {folder} when {JOB_TITLES[self._job].lower()} is done.")
             return
         handle = self._threads.get("thumbnails")
@@ -185,8 +167,7 @@ class GalleryPanel(Panel):
         self.items.clear()
         self.grid.clear()
         self._scan, self._shown_id, self._wanted_id = None, None, None
-        self.compare.left.clear()
-        self.compare.right.clear()
+        self.compare_pane.clear(NO_RUN_HINT)
         self.quality.clear()
         self.report = None
         self._set_run_info(folder)
@@ -205,8 +186,6 @@ class GalleryPanel(Panel):
         self.label_table, self._dataset, self._n_real = None, None, None
         if folder is None:
             self.run_label.setText("none")
-            self.compare_hint.setText(NO_RUN_HINT)
-            self.compare_pages.setCurrentIndex(0)
             self.form.set_label_table(None)
             return
         run = TrainingRun(folder)
@@ -223,8 +202,7 @@ class GalleryPanel(Panel):
         parts.append(f"generator {ckpt.name}" if ckpt else "no checkpoint yet: train the run first")
         self.run_label.setText("  ·  ".join(parts))
         self.form.set_label_table(self.label_table)
-        self.compare_hint.setText("Generate volumes (left) to see them here.")
-        self.compare_pages.setCurrentIndex(0)
+        self.compare_pane.set_hint(GENERATE_HINT, show=True)
 
     @Slot(object)
     def _on_gallery_loaded(self, contents) -> None:
@@ -233,7 +211,7 @@ class GalleryPanel(Panel):
         self._add_items(contents.items, contents.thumbnails)
         n = len(contents.items)
         if n:
-            self.compare_hint.setText(PICK_HINT)
+            self.compare_pane.set_hint(PICK_HINT)
         self.statusMessage.emit(f"Gallery of {self.run.name}: {n} sample{'s' if n != 1 else ''}")
 
     @Slot(str, str)
@@ -254,15 +232,10 @@ class GalleryPanel(Panel):
     # ------------------------------------------------------------------ jobs: progress and cancel
     def _start_job(self, kind: str, worker: EngineWorker, message: str) -> None:
         self._job = kind
-        worker.progress.connect(self._on_progress)
+        worker.progress.connect(self.job_bar.set_progress)
         worker.logMessage.connect(self._on_log)
         worker.done.connect(self._on_job_done)
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(JOB_TITLES[kind] + "…")
-        self.progress.show()
-        self.eta_label.setText("")
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.show()
+        self.job_bar.start(JOB_TITLES[kind])
         self._update_buttons()
         self.statusMessage.emit(message)
         self.start_worker(kind, worker)
@@ -272,19 +245,8 @@ class GalleryPanel(Panel):
         worker = self.worker(self._job) if self._job else None
         if worker is not None:
             worker.stop()
-            self.cancel_button.setEnabled(False)
-            self.progress.setFormat("Stopping…")
+            self.job_bar.stopping()
             self.statusMessage.emit(f"Stopping {JOB_TITLES[self._job].lower()}…")
-
-    @Slot(int, int, str, float, float)
-    def _on_progress(self, done: int, total: int, message: str, _rate: float, eta: float) -> None:
-        if not self.cancel_button.isEnabled():
-            return  # stopping: keep saying so
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        self.progress.setFormat(message[:60] if message else f"{done}/{total}")
-        self.progress.setToolTip(message)
-        self.eta_label.setText(_fmt_eta(eta))
 
     @Slot(str, str)
     def _on_log(self, level: str, text: str) -> None:
@@ -295,12 +257,10 @@ class GalleryPanel(Panel):
     @Slot()
     def _on_job_done(self) -> None:
         self._job = None
-        self.progress.hide()
-        self.eta_label.setText("")
-        self.cancel_button.hide()
+        self.job_bar.finish()
         self._update_buttons()
         if self._pending_run is not None:
-            folder, self._pending_run = self._pending_run, None
+            (folder,), self._pending_run = self._pending_run, None
             if folder != self.run:
                 self.set_run(folder)
 
@@ -341,7 +301,7 @@ class GalleryPanel(Panel):
             self.statusMessage.emit(f"Generated {n} volume(s) in {result.seconds:.1f} s into {result.gallery}")
             self.form.seed.setValue(self.form.seed.value() + 1)  # the next click makes new samples
         if n:
-            self.compare_hint.setText(PICK_HINT)
+            self.compare_pane.set_hint(PICK_HINT)
             if self._tick_first:
                 self.grid.set_checked(result.items[0].id, True)
             if self._shown_id is None:
@@ -359,7 +319,7 @@ class GalleryPanel(Panel):
         item = self.items.get(item_id)
         if item is None:
             return
-        self.tabs.setCurrentWidget(self.compare_pages)
+        self.tabs.setCurrentWidget(self.compare_pane)
         self._wanted_id = item_id
         if self.worker("view") is not None:
             return  # one at a time: the newest request loads when this one is done
@@ -373,25 +333,14 @@ class GalleryPanel(Panel):
     @Slot(object)
     def _on_comparison_loaded(self, c) -> None:
         item = self.items.get(c.item_id) if c is not None else None
-        if item is None:
-            return
+        if item is None or item.folder != c.folder:
+            return  # a sample of a run no longer shown
         if c.scan is not None:
             self._scan = c.scan
-        s = c.synthetic
-        left = dict(image=s.image, spacing=s.spacing, label=s.label, label_table=self.label_table, window=s.window,
-                    modality=s.modality, origin=s.origin, direction=s.direction)
-        self.compare_pages.setCurrentWidget(self.compare)
-        if c.real is not None:
-            r = c.real
-            right = dict(image=r.image, spacing=r.spacing, label=r.label, label_table=self.label_table,
-                         window=r.window, modality=r.modality, origin=r.origin, direction=r.direction)
-            self.compare.set_volumes(left, right)
-        else:
-            self.compare.left.set_volume(**left)
-            self.compare.right.clear()
-        self.compare.set_captions(f"Synthetic: {item.id} ({jobs.describe_source(item)})", c.real_caption)
+        self.compare_pane.show_comparison(c.synthetic, c.real, f"Synthetic: {item.id} ({jobs.describe_source(item)})",
+                                          c.real_caption, self.label_table)
         self._shown_id = c.item_id
-        self.statusMessage.emit(f"{item.id}: {s.image.shape[0]} slices · {c.real_caption}")
+        self.statusMessage.emit(f"{item.id}: {c.synthetic.image.shape[0]} slices · {c.real_caption}")
 
     @Slot(str, str)
     def _on_comparison_failed(self, message: str, details: str) -> None:
@@ -409,35 +358,13 @@ class GalleryPanel(Panel):
     def open_export_dialog(self) -> ExportDialog | None:
         if self.run is None or not self.items or self._job is not None:
             return None
-        flagged = jobs.memorisation_flagged(self.report)
-        if flagged:
-            answer = QMessageBox.question(
-                self,
-                "Memorisation flagged",
-                f"The latest quality report flags {flagged} synthetic slice(s) as closer to a training slice "
-                "than real patients ever are to each other: they may reproduce a real patient.\n\n"
-                "Export anyway?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return None
-        note = ("The latest quality report's numbers go into manifest.json." if self.report else
-                "No quality report yet: manifest.json will hold no quality numbers (Quality tab ▸ Check quality).")
+        if not confirm_despite_memorisation(self, self.report):
+            return None
         self.export_dialog = ExportDialog(self, len(self.items), len(self.grid.selected_ids()),
-                                          self._default_destination(), self._n_real, note)
+                                          default_destination(self.run), self._n_real, quality_note(self.report))
         self.export_dialog.accepted.connect(self._on_export_accepted)
         self.export_dialog.open()
         return self.export_dialog
-
-    def _default_destination(self) -> Path:
-        settings = st.app_settings()
-        parent = Path(str(settings.value("export/parent", str(Path.home() / "SynthVol exports"))))
-        base = f"{self.run.name}-synthetic" if self.run else "synthetic"
-        candidate, n = parent / base, 2
-        while candidate.exists():
-            candidate, n = parent / f"{base}-{n}", n + 1
-        return candidate
 
     @Slot()
     def _on_export_accepted(self) -> None:
@@ -450,7 +377,7 @@ class GalleryPanel(Panel):
             show_error(self, "Cannot export", str(exc))
             return
         ids = self.grid.selected_ids() if dialog.selected_only() else self.grid.ids()
-        st.app_settings().setValue("export/parent", str(Path(config.out_dir).parent))
+        remember_destination(config.out_dir)
         self._export_request = (config, len(ids))
         worker = EngineWorker(jobs.export_samples, config, self.run, ids, dialog.with_real(), self.report)
         worker.succeeded.connect(self._on_exported)
