@@ -21,14 +21,17 @@ MAX_IMAGE_SIZE = 512
 MAX_CONTEXT_SLICES = 8
 MAX_D_LAYERS = 5
 MAX_D_SCALES = 4
+# Bump when a change to the model code renames or reshapes weights for the same settings, so
+# describe_incompatibility reports old checkpoints instead of load_state_dict failing obscurely.
+LAYOUT_VERSION = 2
 
 
 def generator_depth(image_size: int) -> int:
     """Number of 2x down-samplings of the U-Net for a square image of ``image_size``.
 
-    Halves the side while it stays even and above 8, so the bottleneck is 4x4..8x8 for powers
-    of two (64 -> 8x8 after 3, 128 -> 8x8 after 4, 256 -> 5, 512 -> 6) and 5..9 pixels for other
-    multiples of 16 (80 -> 5x5, 96 -> 6x6, 144 -> 9x9).
+    Halves the side while it is above 8, even, and its half is at least 4: powers of two end at
+    8x8 (64 -> 3 levels, 128 -> 4, 256 -> 5, 512 -> 6); other multiples of 16 end at their odd
+    factor or at 4..8 (80 -> 5x5, 96 -> 6x6, 176 -> 11x11). Multiples of 16 always get >= 3 levels.
     """
     side, depth = int(image_size), 0
     while side > 8 and side % 2 == 0 and side // 2 >= 4:
@@ -165,6 +168,7 @@ class ModelConfig:
     def signature(self) -> dict[str, Any]:
         """The settings that decide parameter names and shapes (see ``model_signature``)."""
         return {
+            "layout_version": LAYOUT_VERSION,
             "arch": self.arch,
             "num_classes": self.num_classes,
             "context_slices": self.context_slices,
@@ -183,6 +187,7 @@ class ModelConfig:
 
 
 GENERATOR_KEYS = (
+    "layout_version",
     "arch",
     "num_classes",
     "context_slices",
@@ -196,6 +201,7 @@ GENERATOR_KEYS = (
 )
 
 _WHAT = {
+    "layout_version": "model layout version",
     "arch": "architecture",
     "num_classes": "label classes",
     "context_slices": "neighbour slices on each side",
@@ -247,6 +253,11 @@ def describe_incompatibility(
             continue
         if key == "arch":
             out.append(f"architecture: {va} vs {vb}")
+        elif key == "layout_version":
+            out.append(
+                f"{_WHAT[key]}: checkpoint has {_fmt(va)}, this run has {_fmt(vb)} (the checkpoint comes "
+                "from a SynthVol build whose model code differs; retrain or use that build)"
+            )
         elif key in ("spade_hidden", "spade_kernel") and (va is None or vb is None):
             continue  # only one side is SPADE: the architecture line already says so
         elif key == "depth":

@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 
 
-def one_hot_context(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def one_hot_context(
+    labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """``(B, S, H, W)`` integer class maps (S = 2k + 1 slices, consecutive classes) -> context tensor."""
     if labels.dim() != 4:
         raise ValueError(f"expected (batch, slices, height, width) labels, got shape {tuple(labels.shape)}")

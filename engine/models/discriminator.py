@@ -21,7 +21,9 @@ class PatchDiscriminator(nn.Module):
     stride-2 convs, one 4x4 stride-1 conv, a 4x4 stride-1 conv to one logit per patch.
     With spectral normalisation there are no norm layers; without, param-free instance norm."""
 
-    def __init__(self, in_channels: int, base_channels: int = 64, layers: int = 3, use_sn: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, base_channels: int = 64, layers: int = 3, use_sn: bool = True
+    ) -> None:
         super().__init__()
 
         def conv(cin: int, cout: int, stride: int) -> nn.Conv2d:
@@ -32,7 +34,9 @@ class PatchDiscriminator(nn.Module):
             return [] if use_sn else [nn.GroupNorm(c, c, affine=False)]
 
         cap = 8 * base_channels
-        blocks: list[nn.Module] = [nn.Sequential(conv(in_channels, base_channels, 2), nn.LeakyReLU(0.2, True))]
+        blocks: list[nn.Module] = [
+            nn.Sequential(conv(in_channels, base_channels, 2), nn.LeakyReLU(0.2, True))
+        ]
         cin = base_channels
         for n in range(1, layers):
             cout = min(base_channels * 2**n, cap)

@@ -46,7 +46,8 @@ class _GeneratorBase(nn.Module):
                 raise ValueError("this generator has no style input (style_dim 0) but z was given")
             return None
         if z is None:
-            return label_ctx.new_zeros((label_ctx.shape[0], self.style_dim))
+            dtype = next(self.parameters()).dtype
+            return torch.zeros((label_ctx.shape[0], self.style_dim), device=label_ctx.device, dtype=dtype)
         if z.dim() != 2 or z.shape[1] != self.style_dim or z.shape[0] not in (1, label_ctx.shape[0]):
             raise ValueError(f"z must have shape (batch, {self.style_dim}), got {tuple(z.shape)}")
         return z.expand(label_ctx.shape[0], -1)
@@ -56,7 +57,13 @@ class SpadeResBlock(nn.Module):
     """Pre-activation residual block: (SPADE, FiLM, LeakyReLU, conv) x 2, identity shortcut."""
 
     def __init__(
-        self, channels: int, label_channels: int, hidden: int, norm: str, style_dim: int, spade_kernel: int = 3
+        self,
+        channels: int,
+        label_channels: int,
+        hidden: int,
+        norm: str,
+        style_dim: int,
+        spade_kernel: int = 3,
     ) -> None:
         super().__init__()
         self.spade1 = SPADE(channels, label_channels, hidden, norm, spade_kernel)
@@ -79,13 +86,12 @@ class SpadeResBlock(nn.Module):
 
 
 class SpadeUpBlock(nn.Module):
-    """Conv at the coarse resolution (cheaper), nearest 2x up-sampling, concatenation with the
-    skip, a fusing conv, SPADE, FiLM, LeakyReLU."""
+    """1x1 conv to the skip's channels at the coarse resolution, nearest 2x up-sampling, skip
+    added (cheaper than concatenation at full resolution), 3x3 conv, SPADE, FiLM, LeakyReLU."""
 
     def __init__(
         self,
         in_ch: int,
-        skip_ch: int,
         out_ch: int,
         label_channels: int,
         hidden: int,
@@ -94,16 +100,16 @@ class SpadeUpBlock(nn.Module):
         spade_kernel: int = 3,
     ) -> None:
         super().__init__()
-        self.reduce = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.fuse = nn.Conv2d(out_ch + skip_ch, out_ch, 3, padding=1)
+        self.reduce = nn.Conv2d(in_ch, out_ch, 1)
+        self.conv = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.spade = SPADE(out_ch, label_channels, hidden, norm, spade_kernel)
         self.film = FiLM(style_dim, out_ch) if style_dim else None
 
     def forward(
         self, x: torch.Tensor, skip: torch.Tensor, seg: torch.Tensor, z: torch.Tensor | None
     ) -> torch.Tensor:
-        x = F.interpolate(F.leaky_relu(self.reduce(x), 0.2), scale_factor=2.0, mode="nearest")
-        h = self.spade(self.fuse(torch.cat([x, skip], dim=1)), seg)
+        x = F.interpolate(self.reduce(x), scale_factor=2.0, mode="nearest") + skip
+        h = self.spade(self.conv(x), seg)
         if self.film is not None:
             h = self.film(h, z)
         return F.leaky_relu(h, 0.2)
@@ -129,7 +135,7 @@ class SpadeUNetGenerator(_GeneratorBase):
         )
         self.bottleneck = SpadeResBlock(ch[depth], lab, hid, norm, sd, k)
         self.up = nn.ModuleList(
-            SpadeUpBlock(ch[i], ch[i - 1], ch[i - 1], lab, hid, norm, sd, k) for i in range(depth, 0, -1)
+            SpadeUpBlock(ch[i], ch[i - 1], lab, hid, norm, sd, k) for i in range(depth, 0, -1)
         )
         self.head = nn.Conv2d(ch[0], 1, 3, padding=1)
 
@@ -143,7 +149,7 @@ class SpadeUNetGenerator(_GeneratorBase):
             h = block(h)
             skips.append(h)
         h = self.bottleneck(skips.pop(), segs[depth], z)
-        for i, block in zip(range(depth - 1, -1, -1), self.up):
+        for i, block in zip(range(depth - 1, -1, -1), self.up, strict=True):
             h = block(h, skips[i], segs[i], z)
         return torch.tanh(self.head(h))
 

@@ -21,7 +21,9 @@ class StyleEncoder(nn.Module):
     the code should carry), then global average pooling so the code holds appearance, not anatomy.
     """
 
-    def __init__(self, style_dim: int, base_channels: int = 32, max_channels: int = 256, layers: int = 4) -> None:
+    def __init__(
+        self, style_dim: int, base_channels: int = 32, max_channels: int = 256, layers: int = 4
+    ) -> None:
         super().__init__()
         chans = [min(base_channels * 2**i, max_channels) for i in range(layers)]
         blocks: list[nn.Module] = []
