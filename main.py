@@ -12,7 +12,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "--":  # `torchrun ... main.py -- train --run R` (keeps torchrun off --run)
         argv = argv[1:]
-    if not argv or argv[0] == "gui" or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+    gui_flags = ("--data", "--run", "--screenshot", "--light")
+    if not argv or argv[0] == "gui" or argv[0].split("=")[0] in gui_flags:
         from gui.app import run_gui
 
         return run_gui(argv[1:] if argv and argv[0] == "gui" else argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -17,10 +18,11 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_scan)
     register_train(sub)
     register_generate(sub)
+    register_evaluate(sub)
 
 
 def cmd_scan(args) -> int:
-    from engine.cli import EXIT_ERROR, EXIT_NO_DATA, print_json
+    from engine.cli import EXIT_ERROR, EXIT_NO_DATA
     from engine.cli_progress import ProgressPrinter
     from engine.data import discover
     from engine.data.report import format_scan_table
@@ -42,10 +44,26 @@ def cmd_scan(args) -> int:
         return EXIT_ERROR
     printer.close()
     if args.json:
-        print_json(result.to_json())
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+        if not _encodable(text):  # a console that cannot show every name: still valid JSON
+            text = json.dumps(result.to_json(), indent=2, ensure_ascii=True)
+        print(text)
     else:
-        print(format_scan_table(result))
+        text = format_scan_table(result)
+        if not _encodable(text):
+            enc = sys.stdout.encoding or "utf-8"
+            text = text.encode(enc, errors="backslashreplace").decode(enc)
+        print(text)
     return 0 if result.usable_cases else EXIT_NO_DATA
+
+
+def _encodable(text: str) -> bool:
+    """Can stdout show this text (a Windows or C-locale console may not encode 'Ł')?"""
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def register_train(sub: argparse._SubParsersAction) -> None:
@@ -223,3 +241,11 @@ def cmd_generate(args) -> int:
         print(f"  {fmt}: {args.out / {'dicom': 'dicom', 'nifti': 'nifti', 'nnunet': 'nnUNet_raw'}[fmt]}")
     print(f"  manifest: {out.manifest_path}")
     return 0
+
+
+def register_evaluate(sub: argparse._SubParsersAction) -> None:
+    from engine.evaluation.command import add_arguments, cmd_evaluate
+
+    p = sub.add_parser("evaluate", help="quality report of a trained run on held-out real data")
+    add_arguments(p)
+    p.set_defaults(func=cmd_evaluate)

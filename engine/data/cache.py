@@ -180,17 +180,25 @@ def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -
         except (OSError, KeyError, ValueError) as exc:
             log.warning("cache entry %s unreadable (%s); rebuilding", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
-    loaded = load_case(case)
-    image, label = loaded.image, loaded.label
-    image = sitk.DICOMOrient(image, "LPS")
-    label = sitk.DICOMOrient(label, "LPS")
+    # one volume at a time, in its stored pixel type, each full-size copy dropped as soon as it is
+    # used: the memory this takes is set by the largest volume, not by the dataset
+    loaded = load_case(case, as_float=False)
+    image, label = _oriented_lps(loaded.image), _oriented_lps(loaded.label)
+    del loaded
     arr = sitk.GetArrayViewFromImage(image)
     modality = guess_modality(arr) if guess else norm.modality
     fit_norm = IntensityNormalization(modality, norm.ct_window, norm.mr_percentiles)
     low, high = fit_norm.fit(case.id, arr)
+    del arr
     image, label = _resample_in_plane(image, label, spacing)
     img = IntensityNormalization.forward(sitk.GetArrayViewFromImage(image), low, high).astype(np.float16)
-    lab = label_table.to_classes(sitk.GetArrayViewFromImage(label).astype(np.int64))
+    try:
+        lab = label_table.to_classes(sitk.GetArrayViewFromImage(label))
+    except DataError as exc:
+        raise DataError(
+            f"{case.label}: {exc} Scan the dataset with its voxels checked (not --quick) so the label "
+            "table lists every value, or name the values in a labels.json beside the data."
+        ) from None
     presence = np.stack([(lab == c).any(axis=(1, 2)) for c in range(label_table.num_classes)], axis=1)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir))
     try:
@@ -232,6 +240,13 @@ def _read_meta(case_id: str, folder: Path) -> tuple[CachedVolume, str]:
     return vol, meta["modality"]
 
 
+def _oriented_lps(image: sitk.Image) -> sitk.Image:
+    """The image with its axes permuted/flipped to LPS (a copy only when that changes anything)."""
+    if sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(image.GetDirection()) == "LPS":
+        return image
+    return sitk.DICOMOrient(image, "LPS")
+
+
 def _resample_in_plane(image: sitk.Image, label: sitk.Image, spacing: float) -> tuple[sitk.Image, sitk.Image]:
     old_sp = image.GetSpacing()
     old_size = image.GetSize()
@@ -247,6 +262,7 @@ def _resample_in_plane(image: sitk.Image, label: sitk.Image, spacing: float) -> 
     ref.SetSpacing(new_sp)
     ref.SetOrigin(origin)
     ref.SetDirection(image.GetDirection())
-    image = sitk.Resample(image, ref, sitk.Transform(), sitk.sitkLinear, float(np.min(sitk.GetArrayViewFromImage(image))))
+    background = float(np.min(sitk.GetArrayViewFromImage(image)))
+    image = sitk.Resample(image, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32)
     label = sitk.Resample(label, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, label.GetPixelID())
     return image, label

@@ -39,33 +39,47 @@ def check_image_values(arr: np.ndarray, path: Path | str) -> list[str]:
     return warnings
 
 
+def _slabs(arr: np.ndarray, voxels: int = 1 << 22):
+    """The array in blocks of whole slices (first axis) of about ``voxels`` voxels: checks on a
+    large volume never allocate more than one block's worth of temporaries."""
+    step = max(1, voxels // max(1, int(np.prod(arr.shape[1:]))))
+    for start in range(0, arr.shape[0], step):
+        yield arr[start : start + step]
+
+
 def check_label_values(arr: np.ndarray, path: Path | str) -> tuple[list[int], list[str]]:
     """Return (sorted distinct label values, warnings); raise DataError when not a label map."""
     warnings: list[str] = []
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise DataError(f"{path}: the label map holds NaN or infinite values; labels must be whole numbers.")
-        frac = arr != np.round(arr)
-        if frac.any():
-            example = float(arr[frac].flat[0])
-            raise DataError(
-                f"{path}: the label map holds non-integer values (e.g. {example:g} in "
-                f"{int(np.count_nonzero(frac))} voxels); labels must be whole numbers. If this is a "
-                "probability map, threshold it; if it is an image, it is in the labels folder by mistake."
-            )
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind not in "iub":
+    if arr.dtype.kind not in "iubf":
         raise DataError(f"{path}: the label map has pixel type {arr.dtype}; expected whole numbers.")
-    values = np.unique(arr)
-    if values.size and values[0] < 0:
+    found: set[int] = set()
+    for slab in _slabs(arr):
+        if arr.dtype.kind == "f":
+            if not np.all(np.isfinite(slab)):
+                raise DataError(
+                    f"{path}: the label map holds NaN or infinite values; labels must be whole numbers."
+                )
+            frac = slab != np.round(slab)
+            if frac.any():
+                example = float(slab[frac].flat[0])
+                raise DataError(
+                    f"{path}: the label map holds non-integer values (e.g. {example:g}); labels must be "
+                    "whole numbers. If this is a probability map, threshold it; if it is an image, it "
+                    "is in the labels folder by mistake."
+                )
+        found.update(int(v) for v in np.unique(slab))
+        if len(found) > MAX_LABEL_VALUES:
+            break
+    values = sorted(found)
+    if values and values[0] < 0:
         raise DataError(
-            f"{path}: the label map holds negative values (e.g. {int(values[0])}); labels must be >= 0."
+            f"{path}: the label map holds negative values (e.g. {values[0]}); labels must be >= 0."
         )
-    if values.size > MAX_LABEL_VALUES:
+    if len(values) > MAX_LABEL_VALUES:
         raise DataError(
-            f"{path}: the 'label map' holds {values.size} distinct values; a label map holds a few. "
-            "It looks like an image: check which file is the image and which the label."
+            f"{path}: the 'label map' holds more than {MAX_LABEL_VALUES} distinct values; a label map "
+            "holds a few. It looks like an image: check which file is the image and which the label."
         )
-    if values.size == 1 and values[0] == 0:
+    if values == [0]:
         warnings.append(f"{path.name if isinstance(path, Path) else path}: the label map is empty (all background)")
-    return [int(v) for v in values], warnings
+    return values, warnings

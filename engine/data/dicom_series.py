@@ -21,6 +21,7 @@ from engine.errors import DataError
 log = logging.getLogger(__name__)
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # DICOMDIR
 SPACING_TOLERANCE = 0.05  # relative deviation of a slice gap from the median gap
 UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 INTERLEAVE_TAGS = (
@@ -61,6 +62,8 @@ class DicomFile:
     window: tuple[float, float] | None
     interleave_keys: tuple
     expected_pixel_bytes: int | None
+    pixel_data_end: int | None = None  # byte offset where the pixel data ends (None: not known)
+    file_size: int | None = None
 
 
 @dataclass
@@ -90,19 +93,68 @@ def _float_list(value) -> tuple[float, ...] | None:
         return None
 
 
-def read_dicom_file(path: Path) -> DicomFile:
-    """Header of one DICOM file (no pixel data). Raises DataError when it is not usable DICOM."""
-    try:
-        ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=_TAGS, force=False)
-    except InvalidDicomError:
+class NotAnImage(Exception):
+    """A DICOM file that holds no image and is skipped quietly (a DICOMDIR index)."""
+
+
+def _read_header(path: Path) -> tuple[pydicom.Dataset, int | None, int]:
+    """The header without pixel data, where the pixel data ends (from its element header) and the
+    file size: a file shorter than that end is truncated."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
         try:
-            ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=_TAGS, force=True)
-        except Exception as exc:
-            raise DataError(f"{path}: not a DICOM file ({exc}).") from None
-        if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
-            raise DataError(f"{path}: not a DICOM file (no DICOM header found).") from None
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, specific_tags=_TAGS, force=False)
+        except InvalidDicomError:
+            fh.seek(0)
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, specific_tags=_TAGS, force=True)
+            if "SOPClassUID" not in ds and "SeriesInstanceUID" not in ds:
+                raise DataError(f"{path}: not a DICOM file (no DICOM header found).") from None
+        return ds, _pixel_data_end(fh, ds), size
+
+
+def _pixel_data_end(fh, ds: pydicom.Dataset) -> int | None:
+    """After dcmread(stop_before_pixels) the file position is at the pixel data element, if any.
+    Returns -1 when the file ends before any pixel data."""
+    start = fh.tell()
+    head = fh.read(12)
+    if len(head) == 0:
+        return -1
+    if len(head) < 8:
+        return start + 8
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None:
+        return None
+    order = "little" if little else "big"
+    group, elem = int.from_bytes(head[0:2], order), int.from_bytes(head[2:4], order)
+    if group != 0x7FE0 or elem not in (0x0008, 0x0009, 0x0010):  # (float / double float) pixel data
+        return None
+    if implicit:
+        header, length = 8, int.from_bytes(head[4:8], order)
+    elif head[4:6] in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+        if len(head) < 12:
+            return start + len(head) + 1  # the element header itself is cut off
+        header, length = 12, int.from_bytes(head[8:12], order)
+    else:
+        header, length = 8, int.from_bytes(head[6:8], order)
+    if length == 0xFFFFFFFF:  # encapsulated (compressed) frames: the length is not known up front
+        return None
+    return start + header + length
+
+
+def read_dicom_file(path: Path) -> DicomFile:
+    """Header of one DICOM file (no pixel data). Raises DataError when it is not usable DICOM,
+    NotAnImage for a DICOMDIR."""
+    try:
+        ds, pixel_end, file_size = _read_header(path)
+    except DataError:
+        raise
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     except Exception as exc:
         raise DataError(f"{path}: the DICOM header cannot be read ({exc}); the file may be damaged.") from None
+    media_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    if media_class == MEDIA_DIRECTORY_SOP_CLASS:
+        raise NotAnImage(path)
     series_uid = str(ds.get("SeriesInstanceUID", "") or "")
     if not series_uid:
         raise DataError(f"{path}: DICOM file without a SeriesInstanceUID; cannot tell which series it belongs to.")
@@ -153,6 +205,8 @@ def read_dicom_file(path: Path) -> DicomFile:
         window=window,
         interleave_keys=tuple(str(ds.get(t, "")) for t in INTERLEAVE_TAGS),
         expected_pixel_bytes=expected,
+        pixel_data_end=pixel_end,
+        file_size=file_size,
     )
 
 
@@ -187,8 +241,14 @@ def check_series(series: DicomSeries) -> SeriesStack:
     if first.rows is None or first.cols is None:
         raise DataError(f"{name}: DICOM series {series.uid} holds no images (no Rows/Columns).")
     if len(files) == 1 and first.frames > 1:
+        check_complete(first)
         return SeriesStack([first.path], None, first.modality, first.window, [first.sop_instance])
     if any(f.frames > 1 for f in files):
+        if all(f.frames > 1 for f in files):
+            raise DataError(
+                f"{name}: series {_series_name(series)} is split over {len(files)} multi-frame files; "
+                "SynthVol reads one multi-frame file (or one file per slice) per series."
+            )
         raise DataError(f"{name}: the series mixes multi-frame and single-frame files; expected one kind.")
     if len(files) == 1:
         raise DataError(
@@ -215,7 +275,11 @@ def check_series(series: DicomSeries) -> SeriesStack:
         )
     iop = np.array(first.orientation)
     row_dir, col_dir = iop[:3], iop[3:]
+    if min(np.linalg.norm(row_dir), np.linalg.norm(col_dir)) < 1e-6:
+        raise DataError(f"{first.path}: ImageOrientationPatient {tuple(iop)} is not a valid orientation.")
+    row_dir, col_dir = row_dir / np.linalg.norm(row_dir), col_dir / np.linalg.norm(col_dir)  # as ITK does
     normal = np.cross(row_dir, col_dir)
+    normal = normal / max(np.linalg.norm(normal), 1e-12)
     dist = np.array([float(np.dot(normal, f.position)) for f in files])
     order = np.argsort(dist, kind="stable")
     files = [files[i] for i in order]
@@ -235,16 +299,7 @@ def check_series(series: DicomSeries) -> SeriesStack:
             "or the series mixes stacks. Export the complete series again, or resample it to uniform spacing."
         )
     for f in files:
-        if f.expected_pixel_bytes is not None:
-            try:
-                size = f.path.stat().st_size
-            except OSError as exc:
-                raise DataError(f"{f.path}: cannot be read ({exc}).") from None
-            if size < f.expected_pixel_bytes:
-                raise DataError(
-                    f"{f.path}: the file is truncated ({size} bytes, the pixel data alone needs "
-                    f"{f.expected_pixel_bytes}). Copy the series again."
-                )
+        check_complete(f)
     ps = first.pixel_spacing or (1.0, 1.0)
     mean_gap = float((dist[-1] - dist[0]) / (len(files) - 1))  # what ITK's series reader uses
     direction = np.stack([row_dir, col_dir, normal], axis=1)
@@ -259,6 +314,26 @@ def check_series(series: DicomSeries) -> SeriesStack:
     )
 
 
+def check_complete(f: DicomFile) -> None:
+    """A slice whose pixel data is cut off (a truncated copy) is an error, found from the sizes alone."""
+    if f.pixel_data_end == -1 and f.rows and f.cols:
+        raise DataError(
+            f"{f.path}: the file ends before its pixel data ({f.file_size} bytes): it is truncated. "
+            "Copy the series again from its source."
+        )
+    if f.pixel_data_end is not None and f.file_size is not None and f.file_size < f.pixel_data_end:
+        raise DataError(
+            f"{f.path}: the file is truncated ({f.file_size} bytes, but its pixel data ends at byte "
+            f"{f.pixel_data_end}). Copy the series again from its source."
+        )
+    if f.pixel_data_end is None and f.expected_pixel_bytes is not None and f.file_size is not None:
+        if f.file_size < f.expected_pixel_bytes:
+            raise DataError(
+                f"{f.path}: the file is truncated ({f.file_size} bytes, the pixel data alone needs "
+                f"{f.expected_pixel_bytes}). Copy the series again from its source."
+            )
+
+
 def _series_name(series: DicomSeries) -> str:
     f = series.first
     parts = [p for p in (f.series_number, f.series_description) if p not in (None, "")]
@@ -267,7 +342,7 @@ def _series_name(series: DicomSeries) -> str:
 
 def _raise_duplicates(series: DicomSeries, files: list[DicomFile], rounded: np.ndarray, name: Path):
     by_pos: dict[float, list[DicomFile]] = defaultdict(list)
-    for f, d in zip(files, rounded):
+    for f, d in zip(files, rounded, strict=False):
         by_pos[float(d)].append(f)
     dup_pos = [d for d, fs in by_pos.items() if len(fs) > 1]
     stacks = max(len(fs) for fs in by_pos.values())

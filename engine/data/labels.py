@@ -74,9 +74,19 @@ class LabelTable:
         return lut
 
     def to_classes(self, label: np.ndarray) -> np.ndarray:
+        """Stored values -> class indices; a value the table does not list is an error (never
+        silently background)."""
         values = self.values
-        if label.size and (label.min() < 0 or label.max() > values[-1]):
-            raise DataError(f"Label map holds values outside the label table ({values}).")
+        label = np.asarray(label)
+        if label.size:
+            lo, hi = int(label.min()), int(label.max())
+            known = np.zeros(max(hi, values[-1]) + 1, dtype=bool)
+            known[values] = True
+            if lo < 0 or not known[label].all():
+                extra = sorted(set(np.unique(label).tolist()) - set(values))
+                raise DataError(
+                    f"the label map holds values {extra[:10]} that the label table ({values}) does not list."
+                )
         return self.lookup_to_classes()[label]
 
     def to_values(self, classes: np.ndarray) -> np.ndarray:
@@ -148,4 +158,20 @@ def parse_label_names(data, source: Path | str) -> dict[int, str]:
             raise TypeError(type(data).__name__)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{source}: label names are not in a form SynthVol knows ({exc}).") from None
+    return names
+
+
+def slicer_segment_names(meta: dict[str, str]) -> dict[int, str]:
+    """Segment names of a 3D Slicer .seg.nrrd header (Segment<i>_Name, Segment<i>_LabelValue)."""
+    names: dict[int, str] = {}
+    i = 0
+    while f"Segment{i}_Name" in meta or f"Segment{i}_ID" in meta:
+        name = meta.get(f"Segment{i}_Name") or meta.get(f"Segment{i}_ID") or f"segment {i + 1}"
+        try:
+            value = int(meta.get(f"Segment{i}_LabelValue", i + 1))
+        except ValueError:
+            value = i + 1
+        if value > 0:
+            names.setdefault(value, name)
+        i += 1
     return names

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.data.cases import CaseRef
-from engine.data.dicom_series import DicomFile, DicomSeries, group_by_series, read_dicom_file
-from engine.data.formats import has_dicom_magic, is_hidden_or_junk, looks_like_dicom, strip_extensions, volume_extension
+from engine.data.dicom_series import DicomFile, DicomSeries, NotAnImage, group_by_series, read_dicom_file
+from engine.data.formats import (
+    has_dicom_magic,
+    is_hidden_or_junk,
+    looks_like_dicom,
+    strip_extensions,
+    volume_extension,
+)
 from engine.data.found import Found
 from engine.data.naming import IMAGE_DIRS, LABEL_DIRS, role_and_key
 from engine.errors import DataError
@@ -40,11 +46,11 @@ class Entry:
     series: DicomSeries | None = None
 
 
-def walk(root: Path) -> tuple[list[Path], list[Path]]:
+def walk(root: Path, recursive: bool = True) -> tuple[list[Path], list[Path]]:
     """(volume files, DICOM candidate files) under root, sorted, hidden and junk files skipped."""
     volumes, dicoms = [], []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if is_hidden_or_junk(path):
@@ -61,10 +67,10 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
 
 
 def find_in_tree(
-    root: Path, on_event: EventCallback = ignore_events, control: Control | None = None
+    root: Path, on_event: EventCallback = ignore_events, control: Control | None = None, recursive: bool = True
 ) -> Found:
     found = Found("files")
-    volumes, dicom_paths = walk(root)
+    volumes, dicom_paths = walk(root, recursive)
     infos: list[DicomFile] = []
     for i, path in enumerate(dicom_paths):
         if control is not None:
@@ -73,6 +79,8 @@ def find_in_tree(
             infos.append(read_dicom_file(path))
         except DataError as exc:
             found.add(CaseRef(strip_extensions(path.name), path)).fail(str(exc))
+        except NotAnImage:
+            log.debug("%s: a DICOMDIR, skipped", path)
         if i % 200 == 0 or i == len(dicom_paths) - 1:
             on_event(Progress(i + 1, len(dicom_paths), f"Reading DICOM headers ({i + 1}/{len(dicom_paths)})"))
     series = group_by_series(infos)
@@ -110,11 +118,17 @@ def find_in_tree(
             role, group = "image", "paired"
         elif labels_dir and v.parent == labels_dir:
             role, group = "label", "paired"
+        elif images_dir and images_dir in v.parents:  # images/<case>/<file>
+            role, group, key = role or "image", "paired", v.relative_to(images_dir).parts[0]
+        elif labels_dir and labels_dir in v.parents:  # labels/<case>/<file>
+            role, group, key = "label", "paired", v.relative_to(labels_dir).parts[0]
         if not key:
             key = v.parent.name
         entries.append(Entry("volume", v, role, key, group))
 
     _pair(entries, found, segs_by_ref)
+    if images_dir is not None:
+        _report_empty_case_folders(images_dir, volumes, dicom_paths, found)
     for seg in seg_series:
         if seg.first.referenced_series not in {s.uid for s in image_series}:
             found.add(CaseRef(strip_extensions(seg.first.path.name), seg.first.path)).fail(
@@ -126,6 +140,17 @@ def find_in_tree(
     if image_series and volumes:
         found.layout = "mixed" if found.layout == "dicom" else found.layout
     return found
+
+
+def _report_empty_case_folders(images_dir: Path, volumes: list[Path], dicoms: list[Path], found: Found) -> None:
+    """A case folder under images/ with no image file in it is listed as an error, not forgotten."""
+    occupied = {p.relative_to(images_dir).parts[0] for p in [*volumes, *dicoms] if images_dir in p.parents}
+    for child in sorted(images_dir.iterdir()):
+        if child.is_dir() and not is_hidden_or_junk(child) and child.name not in occupied:
+            found.add(CaseRef(child.name, child)).fail(
+                f"{child}: an empty case folder (no DICOM, NIfTI, NRRD or MHA file in it). "
+                "Copy the case's image files into it, or remove the folder."
+            )
 
 
 def _paired_dirs(root: Path) -> tuple[Path | None, Path | None]:
@@ -169,10 +194,10 @@ def _pair(entries: list[Entry], found: Found, segs_by_ref: dict[str, list[DicomS
         labels = [e for e in items if e.role == "label"]
         images = [e for e in items if e.role != "label"]
         if not labels and len(images) == 2:
-            roles = {e.role for e in images}
-            if roles == {"image", None} and all(e.kind == "volume" for e in images):
-                label = next(e for e in images if e.role is None)
-                labels, images = [label], [e for e in images if e is not label]
+            # 'case.nii.gz' beside 'case_0000.nii.gz', or 'pat1.nii.gz' beside the DICOM folder pat1/
+            unnamed = [e for e in images if e.role is None and e.kind == "volume"]
+            if len(unnamed) == 1 and {e.role for e in images} == {"image", None}:
+                labels, images = unnamed, [e for e in images if e is not unnamed[0]]
         stems = [strip_extensions(e.path.name) for e in images]
         for img in images:
             label = labels[0] if labels else None

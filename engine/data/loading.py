@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class LoadedCase:
     case: CaseRef
-    image: sitk.Image  # float32, the image grid
+    image: sitk.Image  # float32 (or the stored pixel type, see load_case), the image grid
     label: sitk.Image | None  # stored label values (uint16), on the image grid
     notes: list[str] = field(default_factory=list)
 
 
-def load_image(case: CaseRef) -> sitk.Image:
+def load_image(case: CaseRef, as_float: bool = True) -> sitk.Image:
+    """The image, checked; float32, or with as_float=False in its stored pixel type (half the
+    memory for int16 CT while the cache is built)."""
     try:
         if len(case.image_files) > 1:
             reader = sitk.ImageSeriesReader()
@@ -42,7 +44,7 @@ def load_image(case: CaseRef) -> sitk.Image:
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise DataError(f"{case.image}: colour or multi-channel pixels; SynthVol needs grey-scale images.")
     check_image_values(sitk.GetArrayViewFromImage(image), case.image)
-    return sitk.Cast(image, sitk.sitkFloat32)
+    return sitk.Cast(image, sitk.sitkFloat32) if as_float else image
 
 
 def load_label(case: CaseRef, image: sitk.Image) -> tuple[sitk.Image | None, list[str]]:
@@ -62,10 +64,10 @@ def load_label(case: CaseRef, image: sitk.Image) -> tuple[sitk.Image | None, lis
     return label, notes
 
 
-def load_case(case: CaseRef) -> LoadedCase:
+def load_case(case: CaseRef, as_float: bool = True) -> LoadedCase:
     if not case.ok:
         raise DataError(case.error or f"{case.id}: not usable")
-    image = load_image(case)
+    image = load_image(case, as_float)
     label, notes = load_label(case, image)
     return LoadedCase(case, image, label, notes)
 

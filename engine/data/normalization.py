@@ -49,8 +49,10 @@ class IntensityNormalization:
 
     @staticmethod
     def forward(arr: np.ndarray, low: float, high: float) -> np.ndarray:
-        x = (np.asarray(arr, dtype=np.float32) - low) / (high - low) * 2.0 - 1.0
-        return np.clip(x, -1.0, 1.0, out=x)
+        x = np.asarray(np.asarray(arr, dtype=np.float32) - low, dtype=np.float32)
+        x *= np.float32(2.0 / (high - low))
+        x -= np.float32(1.0)
+        return np.clip(x, -1.0, 1.0, out=x) if x.ndim else np.float32(np.clip(x, -1.0, 1.0))
 
     @staticmethod
     def inverse(x: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -61,7 +63,7 @@ class IntensityNormalization:
         """The (low, high) used to map synthetic volumes back to HU / MR units."""
         if self.modality == "CT" or not self.cases:
             return (float(self.ct_window[0]), float(self.ct_window[1])) if self.modality == "CT" else (0.0, 1.0)
-        lows, highs = zip(*self.cases.values())
+        lows, highs = zip(*self.cases.values(), strict=False)
         return float(np.median(lows)), float(np.median(highs))
 
     def to_json(self) -> dict:

@@ -10,6 +10,9 @@ def _fmt_spacing(spacing) -> str:
 
 
 def format_scan_table(result: ScanResult) -> str:
+    if not result.cases:
+        notes = [f"Note: {n}" for n in result.notes] or [f"No image files found in {result.root}."]
+        return "\n".join([*notes, "", result.summary()])
     rows = [("ID", "MODALITY", "SIZE", "SPACING (mm)", "LABELS", "STATUS")]
     for c in result.cases:
         g = c.geometry
@@ -27,7 +30,7 @@ def format_scan_table(result: ScanResult) -> str:
             )
         )
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell[:40].ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(cell[:40].ljust(w) for cell, w in zip(r, widths, strict=False)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     out = [f"Dataset {result.root} (layout: {result.layout})", *lines, ""]
     names = ", ".join(f"{v} {result.label_table.name(v)}" for v in result.label_table.values)

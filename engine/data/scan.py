@@ -7,18 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from engine.data.cases import CaseRef, ScanResult
 from engine.data.content_checks import check_image_values, check_label_values
 from engine.data.dicom_series import check_series
 from engine.data.found import Found
 from engine.data.geometry import describe_difference, overlap_fraction, same_grid
-from engine.data.labels import LabelTable, read_labels_json
+from engine.data.labels import LabelTable, read_labels_json, slicer_segment_names
 from engine.data.layout_nnunet import find_nnunet_or_msd, read_dataset_json
 from engine.data.layout_tree import find_in_tree
 from engine.data.naming import modality_from_name
-from engine.data.volume_io import read_header, read_volume
+from engine.data.volume_io import read_header, read_voxels
 from engine.errors import DataError
 from engine.events import Control, EventCallback, Log, Progress, ignore_events
 
@@ -48,13 +47,6 @@ def discover(
     control = control or Control()
     on_event(Log("info", f"Scanning {root}"))
     found = _find(root, on_event, control)
-    names = dict(found.label_names)
-    labels_json = (root if root.is_dir() else root.parent) / "labels.json"
-    if labels_json.is_file():
-        try:
-            names.update(read_labels_json(labels_json))
-        except DataError as exc:
-            found.notes.append(str(exc))
 
     total = len(found.cases)
     done = 0
@@ -82,6 +74,13 @@ def discover(
             if not case.ok:
                 on_event(Log("warning", f"Skipped {case.id}: {case.error}"))
 
+    names = dict(found.label_names)  # dataset.json, DICOM SEG, Slicer .seg.nrrd; labels.json wins
+    labels_json = (root if root.is_dir() else root.parent) / "labels.json"
+    if labels_json.is_file():
+        try:
+            names.update(read_labels_json(labels_json))
+        except DataError as exc:
+            found.notes.append(str(exc))
     table = LabelTable.from_names(names) if names else LabelTable.from_names({0: "background"})
     for case in found.cases:
         if case.ok:
@@ -98,15 +97,27 @@ def discover(
 def _find(root: Path, on_event: EventCallback, control: Control) -> Found:
     if root.is_file():
         return _single_file(root)
-    meta = read_dataset_json(root)
+    try:
+        meta = read_dataset_json(root)
+    except DataError as exc:  # a broken dataset.json: say so, and find the files without it
+        found = find_in_tree(root, on_event, control)
+        found.notes.append(f"{exc} The folder was searched without it.")
+        return found
     if meta is not None and ((root / "imagesTr").is_dir() or "training" in meta):
         return find_nnunet_or_msd(root, meta)
     return find_in_tree(root, on_event, control)
 
 
 def _single_file(path: Path) -> Found:
-    found = find_in_tree(path.parent)
-    chosen = [c for c in found.cases if c.image == path or c.label == path]
+    """One file: its case, found among its siblings (its label, or the series it belongs to)."""
+    found = find_in_tree(path.parent, recursive=False)
+
+    def holds(case: CaseRef) -> bool:
+        series = found.series.get(case.id)
+        in_series = series is not None and any(f.path == path for f in series.files)
+        return case.image == path or case.label == path or in_series
+
+    chosen = [c for c in found.cases if holds(c)]
     found.cases = chosen or [CaseRef(path.name, path)]
     return found
 
@@ -131,11 +142,11 @@ def inspect_case(case: CaseRef, found: Found, verify: bool) -> None:
         header = read_header(case.image)
         case.geometry = header.geometry
         if verify:
-            image = read_volume(case.image)
-            arr = sitk.GetArrayViewFromImage(image)
+            arr, owner = read_voxels(case.image)  # owner keeps a SimpleITK view's memory alive
             case.warnings += check_image_values(arr, case.image)
             if case.label is None and arr.dtype.kind in "iu" and len(np.unique(arr[:: max(1, arr.shape[0] // 8)])) <= 8:
                 case.warnings.append(f"{case.image.name} holds only a few distinct values: is it a label map?")
+            del arr, owner  # one volume in memory at a time per thread
         case.modality = case.modality or modality_from_name(case.image.name)
     if case.label is None:
         return
@@ -146,9 +157,12 @@ def inspect_case(case: CaseRef, found: Found, verify: bool) -> None:
             found.label_names.setdefault(number, name)
         return
     label_header = read_header(case.label)
+    for value, name in slicer_segment_names(label_header.meta).items():
+        found.label_names.setdefault(value, name)
     if verify or not same_grid(case.geometry, label_header.geometry):
-        label = read_volume(case.label)
-        values, warnings = check_label_values(sitk.GetArrayViewFromImage(label), case.label)
+        label, owner = read_voxels(case.label)
+        values, warnings = check_label_values(label, case.label)
+        del label, owner
         case.label_values = tuple(values)
         case.warnings += warnings
     if not same_grid(case.geometry, label_header.geometry):

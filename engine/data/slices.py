@@ -27,9 +27,10 @@ def one_hot(context: np.ndarray, num_classes: int) -> np.ndarray:
     """(2k+1, y, x) class indices -> (num_classes*(2k+1), y, x) float32, slice-major from z-k to
     z+k (the layout of engine.models.context: the centre slice's classes at channels k*C..(k+1)*C)."""
     k2 = context.shape[0]
-    eye = np.eye(num_classes, dtype=np.float32)
-    out = eye[context]  # (2k+1, y, x, C)
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2).reshape(k2 * num_classes, *context.shape[1:]))
+    dtype = context.dtype if context.dtype.kind == "u" and num_classes <= np.iinfo(context.dtype).max + 1 else None
+    classes = np.arange(num_classes, dtype=dtype)[:, None, None]
+    out = (context[:, None, :, :] == classes).astype(np.float32)  # (2k+1, C, y, x), no transposed copy
+    return out.reshape(k2 * num_classes, *context.shape[1:])
 
 
 def crop_or_pad(arrays: list[np.ndarray], size: int, rng: np.random.Generator | None, fills: list[float]):
@@ -39,7 +40,7 @@ def crop_or_pad(arrays: list[np.ndarray], size: int, rng: np.random.Generator | 
     oy = (int(rng.integers(0, h - size + 1)) if rng is not None else (h - size) // 2) if h > size else 0
     ox = (int(rng.integers(0, w - size + 1)) if rng is not None else (w - size) // 2) if w > size else 0
     py, px = max(0, size - h), max(0, size - w)
-    for arr, fill in zip(arrays, fills):
+    for arr, fill in zip(arrays, fills, strict=False):
         a = arr[..., oy : oy + size, ox : ox + size] if (h > size or w > size) else arr
         if py or px:
             pad = [(0, 0)] * (a.ndim - 2) + [(py // 2, py - py // 2), (px // 2, px - px // 2)]
@@ -68,23 +69,23 @@ class SliceDataset(Dataset):
         self.num_classes = num_classes
         self.augment = augment
         self.flip = flip
-        self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.slices)
 
-    def _arrays(self, v: int) -> tuple[np.ndarray, np.ndarray]:
-        if v not in self._maps:  # memory maps, opened lazily (and per DataLoader worker)
-            self._maps[v] = (self.volumes[v].image(), self.volumes[v].label())
-        return self._maps[v]
+    def _read(self, v: int, z: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of image slice z (float32) and label slices z-k..z+k. The memory maps are opened
+        for this sample only: the pages read stay in the OS page cache instead of piling up in this
+        process, so its memory stays bounded whatever the size of the cache."""
+        image, label = self.volumes[v].image(), self.volumes[v].label()
+        return np.asarray(image[z], dtype=np.float32), label_context(label, z, self.context)
 
     def __getitem__(self, item) -> dict[str, torch.Tensor]:
         index, seed = item if isinstance(item, tuple) else (item, None)
         v, z = (int(x) for x in self.slices[index])
-        image, label = self._arrays(v)
         rng = np.random.default_rng(seed) if (self.augment and seed is not None) else None
-        ctx = label_context(label, z, self.context)
-        img = np.asarray(image[z], dtype=np.float32)[None]
+        img, ctx = self._read(v, z)
+        img = img[None]
         ctx, img = crop_or_pad([ctx, img], self.image_size, rng, [0, -1.0])
         if rng is not None and self.flip and rng.random() < 0.5:
             ctx, img = ctx[..., ::-1], img[..., ::-1]
@@ -139,7 +140,7 @@ class SliceSampler:
         idx = np.searchsorted(self.cdf, rng.random(batch_size), side="right")
         idx = np.minimum(idx, len(self.cdf) - 1)
         seeds = rng.integers(0, 2**31 - 1, size=batch_size)
-        return [(int(i), int(s)) for i, s in zip(idx, seeds)]
+        return [(int(i), int(s)) for i, s in zip(idx, seeds, strict=False)]
 
 
 class IterationBatches(Sampler):

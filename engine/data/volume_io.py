@@ -44,6 +44,11 @@ def explain_reader_error(exc: Exception) -> str:
 def read_header(path: Path) -> VolumeHeader:
     """Geometry and pixel type from the file header only (no voxels)."""
     path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: the file is empty (0 bytes). Copy it again from its source.")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -169,26 +174,23 @@ def read_nifti_checked(path: Path) -> np.ndarray:
     return data
 
 
-def read_volume(path: Path) -> sitk.Image:
-    """A 3-D scalar image from a volume file, with the file's integrity checked.
+def _nifti_voxels(path: Path) -> np.ndarray:
+    """NIfTI voxels from nibabel as (z, y, x), native byte order, float64 narrowed to float32."""
+    data = np.asarray(read_nifti_checked(path))
+    while data.ndim > 3:
+        data = data[..., 0]
+    if data.dtype.kind == "c":
+        raise DataError(f"{path}: complex-valued voxels; SynthVol needs real grey values (save the magnitude).")
+    if data.dtype == np.float64:
+        data = data.astype(np.float32)
+    elif data.dtype.kind == "b":
+        data = data.astype(np.uint8)
+    elif not data.dtype.isnative:  # big-endian files ('<i2' is native here: no copy, a memory map stays one)
+        data = data.astype(data.dtype.newbyteorder("="))
+    return np.transpose(data, (2, 1, 0))
 
-    NIfTI voxels come from nibabel (which notices truncation and keeps NaN), on the geometry
-    SimpleITK reads from the header; other formats are read by SimpleITK, which raises on
-    truncated NRRD and MHA data.
-    """
-    path = Path(path)
-    header = read_header(path)  # raises on 2-D, 4-D, RGB, unreadable
-    if volume_extension(path) in (".nii", ".nii.gz"):
-        data = read_nifti_checked(path)
-        data = np.asarray(data)
-        while data.ndim > 3:
-            data = data[..., 0]
-        if data.dtype == np.float64:
-            data = data.astype(np.float32)
-        elif data.dtype.kind not in "iuf" or data.dtype.byteorder not in ("=", "|"):
-            data = data.astype(data.dtype.newbyteorder("="))
-        image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(data, (2, 1, 0))))
-        return header.geometry.apply_to(image)
+
+def _read_sitk(path: Path) -> sitk.Image:
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -199,3 +201,33 @@ def read_volume(path: Path) -> sitk.Image:
     if image.GetDimension() == 4:
         image = image[:, :, :, 0]
     return image
+
+
+def read_voxels(path: Path) -> tuple[np.ndarray, sitk.Image | None]:
+    """(voxels (z, y, x), the SimpleITK image that owns them or None), for checking contents.
+
+    NIfTI voxels come straight from nibabel, without a SimpleITK copy (half the memory while a
+    scan checks them). For other formats the array is a view into the returned image, which the
+    caller must keep while it uses the array (a view outliving its image reads freed memory).
+    """
+    path = Path(path)
+    read_header(path)  # raises on 2-D, 4-D, RGB, unreadable
+    if volume_extension(path) in (".nii", ".nii.gz"):
+        return _nifti_voxels(path), None
+    image = _read_sitk(path)
+    return sitk.GetArrayViewFromImage(image), image
+
+
+def read_volume(path: Path) -> sitk.Image:
+    """A 3-D scalar image from a volume file, with the file's integrity checked.
+
+    NIfTI voxels come from nibabel (which notices truncation and keeps NaN), on the geometry
+    SimpleITK reads from the header; other formats are read by SimpleITK, which raises on
+    truncated NRRD and MHA data.
+    """
+    path = Path(path)
+    header = read_header(path)  # raises on 2-D, 4-D, RGB, unreadable
+    if volume_extension(path) in (".nii", ".nii.gz"):
+        image = sitk.GetImageFromArray(np.ascontiguousarray(_nifti_voxels(path)))
+        return header.geometry.apply_to(image)
+    return _read_sitk(path)

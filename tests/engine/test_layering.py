@@ -37,8 +37,8 @@ def test_importing_the_whole_engine_loads_no_qt():
         "import importlib, pkgutil, sys, engine\n"
         "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
         "    importlib.import_module(m.name)\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in %r]\n"
-        "print(','.join(bad))\n" % (FORBIDDEN,)
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]\n"
+        "print(','.join(bad))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ENGINE.parent, capture_output=True, text=True, timeout=300
