@@ -197,9 +197,9 @@ def register_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_generate(args) -> int:
-    import json
 
     from engine.cli_progress import ProgressPrinter
+    from engine.evaluation import read_quality_report
     from engine.export import ExportConfig, export_dataset
     from engine.export.sources import gallery_export_cases, real_export_cases, run_info
     from engine.synthesis import GenerateConfig, Synthesizer, generate_volumes
@@ -227,7 +227,7 @@ def cmd_generate(args) -> int:
         result = generate_volumes(gen_cfg, on_event=printer, synthesizer=synth)
         printer.close()
         print(f"Generated {len(result.items)} volume(s) in {result.seconds:.1f} s; exporting to {args.out}")
-        quality = json.loads(args.quality_report.read_text(encoding="utf-8")) if args.quality_report else None
+        quality = read_quality_report(args.quality_report) if args.quality_report else None
         cases = gallery_export_cases(result.items)
         real = real_export_cases(synth.run) if args.mix_real is not None else []
         printer = ProgressPrinter(unit="files")
