@@ -19,15 +19,15 @@ import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_data import DemoBatches  # noqa: E402
-from reference_pix2pix import ReferenceTrainer  # noqa: E402
+from bench_data import DemoBatches
+from reference_pix2pix import ReferenceTrainer
 
-from engine.events import Control  # noqa: E402
-from engine.resources import DEMO_DATASET  # noqa: E402
-from engine.training.config import TrainingConfig  # noqa: E402
-from engine.training.devices import set_cpu_threads  # noqa: E402
-from engine.training.run_folder import TrainingRun  # noqa: E402
-from engine.training.trainer import train  # noqa: E402
+from engine.events import Control
+from engine.resources import DEMO_DATASET
+from engine.training.config import TrainingConfig
+from engine.training.devices import set_cpu_threads
+from engine.training.run_folder import TrainingRun
+from engine.training.trainer import train
 
 
 def run_synthvol(seconds: float, val_every: int, threads: int | None) -> list[tuple[float, int, float]]:

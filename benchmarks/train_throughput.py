@@ -10,7 +10,6 @@ torch.compile.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import platform
 import resource
 import sys
@@ -20,13 +19,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_data import DemoBatches  # noqa: E402
-from reference_pix2pix import ReferenceTrainer  # noqa: E402
+from bench_data import DemoBatches
+from reference_pix2pix import ReferenceTrainer
 
-from engine.models.config import preset  # noqa: E402
-from engine.training.devices import resolve_device, set_cpu_threads  # noqa: E402
-from engine.training.gan import GanTrainer, StepSettings  # noqa: E402
-from engine.training.memory_plan import estimate_memory  # noqa: E402
+from engine.models.config import preset
+from engine.training.devices import resolve_device, set_cpu_threads
+from engine.training.gan import GanTrainer, StepSettings
+from engine.training.memory_plan import estimate_memory
 
 
 def _sync(device):

@@ -16,7 +16,12 @@ from engine.errors import ConfigError
 from engine.events import Control, EventCallback, Finished, Log, Progress, ProgressClock, ignore_events
 from engine.synthesis.deform import DeformParams
 from engine.synthesis.gallery import Gallery, GalleryItem
-from engine.synthesis.label_sources import SOURCES, folder_label_maps, generate_label_maps, training_label_maps
+from engine.synthesis.label_sources import (
+    SOURCES,
+    folder_label_maps,
+    generate_label_maps,
+    training_label_maps,
+)
 from engine.synthesis.rebalance import RebalanceParams
 from engine.synthesis.synthesizer import Synthesizer
 
