@@ -140,8 +140,7 @@ def training_config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from engine.cli_progress import ProgressPrinter
-    from engine.events import Control
+    from engine.cli_progress import ProgressPrinter, run_with_progress
     from engine.training.trainer import train
 
     cfg, auto_batch = training_config_from_args(args)
@@ -153,14 +152,7 @@ def cmd_train(args) -> int:
 
     main_rank = DistContext.from_env().is_main
     printer = ProgressPrinter(unit="it", enabled=main_rank)  # other ranks print errors only
-    control = Control()
-    try:
-        result = train(cfg, on_event=printer, control=control)
-    except KeyboardInterrupt:
-        control.stop()
-        raise
-    finally:
-        printer.close()
+    result = run_with_progress(train, cfg, printer)
     if not main_rank:
         return 0
     state = "stopped" if result.stopped else "finished"

@@ -81,3 +81,18 @@ class ProgressPrinter:
 
     def close(self) -> None:
         self._end_line()
+
+
+def run_with_progress(fn, config, printer: ProgressPrinter):
+    """Run an engine function (the engine contract) with the printer as on_event; Ctrl+C sets the
+    stop flag first, so the work ends cleanly (training writes its checkpoint)."""
+    from engine.events import Control
+
+    control = Control()
+    try:
+        return fn(config, on_event=printer, control=control)
+    except KeyboardInterrupt:
+        control.stop()
+        raise
+    finally:
+        printer.close()

@@ -57,21 +57,12 @@ def config_from_args(args):
 
 def cmd_evaluate(args) -> int:
     from engine.cli import print_json
-    from engine.cli_progress import ProgressPrinter
+    from engine.cli_progress import ProgressPrinter, run_with_progress
     from engine.evaluation.report import evaluate_run
     from engine.evaluation.schema import summary_table
-    from engine.events import Control
 
     cfg = config_from_args(args)
-    printer = ProgressPrinter(unit="steps")
-    control = Control()
-    try:
-        report = evaluate_run(cfg, on_event=printer, control=control)
-    except KeyboardInterrupt:
-        control.stop()
-        raise
-    finally:
-        printer.close()
+    report = run_with_progress(evaluate_run, cfg, ProgressPrinter(unit="steps"))
     if args.json:
         print_json(report)
     else:

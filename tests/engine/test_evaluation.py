@@ -39,10 +39,10 @@ from engine.resources import DEMO_DATASET
 from engine.training.config import TrainingConfig
 from engine.training.trainer import train
 from tests.engine.data_factory import phantom, phantom_label, write_volume
+from tests.engine.training_helpers import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = {0: "background", 1: "tissue", 2: "core"}
-TINY_MODEL = {"max_channels": 32, "spade_hidden": 8, "style_dim": 4, "d_base_channels": 8, "d_layers": 2}
 MEASURE_WORDS = (
     "Fidelity",
     "Intensity",
@@ -232,26 +232,9 @@ def test_report_checks_catch_nan_and_missing_keys():
 
 
 def _tiny_training(data: Path, run: Path, **overrides) -> TrainingConfig:
-    values = dict(
-        data=data,
-        run=run,
-        preset="quick",
-        iterations=2,
-        image_size=64,
-        batch_size=2,
-        base_channels=8,
-        model_overrides=dict(TINY_MODEL),
-        checkpoint_every=2,
-        log_every=1,
-        val_every=2,
-        preview_every=2,
-        val_slices=2,
-        device="cpu",
-        threads=1,
-        cache_dir=run.parent / "cache",
-    )
-    values.update(overrides)
-    return TrainingConfig(**values)
+    settings = dict(data=data, iterations=2, checkpoint_every=2, val_every=2, preview_every=2, val_slices=2)
+    settings.update(overrides)
+    return tiny_config(run, **settings)
 
 
 def _ct_dataset(root: Path, shapes, seed: int = 0) -> Path:
