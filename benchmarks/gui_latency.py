@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--interval-ms", type=int, default=10)
     args = p.parse_args()
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.resources import DEMO_DATASET
@@ -65,8 +65,9 @@ def main() -> None:
     timer.timeout.connect(tick)
     clock.start()
     timer.start()
-    QTimer.singleShot(int(args.seconds * 1000), app.quit)
-    app.exec()  # the real event loop, as in the app
+    loop = QEventLoop()  # a real event loop (app.quit would also ask the window to close)
+    QTimer.singleShot(int(args.seconds * 1000), loop.quit)
+    loop.exec()
     timer.stop()
     iterations = panel.stats["iteration"].text()
     panel.stop()

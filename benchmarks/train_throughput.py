@@ -54,6 +54,19 @@ def measure(step, batches, device, warmup: int, seconds: float, batch: int) -> t
     return n * batch / dt, peak
 
 
+def cpu_step_bytes(step, batch, params) -> float:
+    """GB a step holds on the CPU: tensors saved for backward + weights, grads and Adam state."""
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step(*batch)
+    return (sum(saved) + 4 * sum(p.numel() * p.element_size() for p in params)) / 2**30
+
+
 def synthvol_step(cfg, device, precision, channels_last, compile_):
     gan = GanTrainer(cfg, StepSettings(precision=precision, channels_last=channels_last), device,
                      2e-4, 2e-4, (0.0, 0.99), 0.999)
@@ -91,6 +104,8 @@ def main() -> None:
         batches = [data.batch(i, args.batch) for i in range(8)]
         ref = ReferenceTrainer(data.in_channels, base=32, image_size=size, device=device)
         ref_ips, ref_peak = measure(ref.step, batches, device, args.warmup, args.seconds, args.batch)
+        if device.type == "cpu":
+            ref_peak = cpu_step_bytes(ref.step, batches[0], [*ref.generator.parameters(), *ref.discriminator.parameters()])
         del ref
         print(f"{'reference pix2pix (fp32, NCHW), ' + str(size) + ' px':44s} {ref_ips:9.1f} {ref_peak:8.2f} {'1.00x':>13s}")
         fp32_ips = None
@@ -111,7 +126,7 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"process peak RSS: {rss:.2f} GB" + (" (CPU peak GB column: measured activation + state estimate)" if device.type == "cpu" else ""))
+    print(f"process peak RSS: {rss:.2f} GB" + (" (CPU 'peak GB': tensors saved for backward + weights, grads, Adam state)" if device.type == "cpu" else ""))
 
 
 if __name__ == "__main__":

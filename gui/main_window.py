@@ -125,7 +125,9 @@ class MainWindow(QMainWindow):
 
         view = m.addMenu("&View")
         for i, name in enumerate(PANELS):
-            view.addAction(self._action(name.capitalize(), QKeySequence(f"Ctrl+{i + 1}"), lambda i=i: self.nav.setCurrentRow(i)))
+            act = self._action(name.capitalize(), QKeySequence(f"Ctrl+{i + 1}"), self._show_panel_of_action)
+            act.setData(i)
+            view.addAction(act)
         view.addSeparator()
         self.act_log = self.log_dock.toggleViewAction()
         self.act_log.setText("Log")
@@ -137,9 +139,9 @@ class MainWindow(QMainWindow):
         view.addAction(self.act_dark)
 
         help_menu = m.addMenu("&Help")
-        help_menu.addAction(self._action("Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, lambda: show_shortcuts(self)))
+        help_menu.addAction(self._action("Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self._show_shortcuts))
         help_menu.addAction(self._action("Open the log file", None, self._open_log_file))
-        help_menu.addAction(self._action("About SynthVol", None, lambda: show_about(self)))
+        help_menu.addAction(self._action("About SynthVol", None, self._show_about))
 
     def _action(self, text, shortcut, slot) -> QAction:
         act = QAction(text, self)
@@ -156,11 +158,27 @@ class MainWindow(QMainWindow):
         self.dataset_panel.datasetLoaded.connect(self._on_dataset_loaded)
         self.dataset_panel.openDemoRequested.connect(self.open_demo)
         self.dataset_panel.openDatasetRequested.connect(self.choose_dataset)
-        self.dataset_panel.trainRequested.connect(lambda: self.nav.setCurrentRow(1))
+        self.dataset_panel.trainRequested.connect(self._show_training)
         self.training_panel.runChanged.connect(self.gallery_panel.set_run)
         self.training_panel.runChanged.connect(self._remember_run)
 
     # ------------------------------------------------------------------ actions
+    @Slot()
+    def _show_panel_of_action(self) -> None:
+        self.nav.setCurrentRow(int(self.sender().data()))
+
+    @Slot()
+    def _show_training(self) -> None:
+        self.nav.setCurrentRow(1)
+
+    @Slot()
+    def _show_shortcuts(self) -> None:
+        show_shortcuts(self)
+
+    @Slot()
+    def _show_about(self) -> None:
+        show_about(self)
+
     @Slot()
     def choose_dataset(self) -> None:
         start = st.read_list(self.settings, "recent/datasets")
@@ -202,8 +220,13 @@ class MainWindow(QMainWindow):
         items = [p for p in st.read_list(self.settings, "recent/datasets") if Path(p).exists()]
         for path in items:
             act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda checked=False, p=path: self.open_dataset(Path(p)))
+            act.setData(path)
+            act.triggered.connect(self._open_recent)
         self.recent_menu.setEnabled(bool(items))
+
+    @Slot()
+    def _open_recent(self) -> None:
+        self.open_dataset(Path(str(self.sender().data())))
 
     @Slot(str)
     def show_status(self, text: str) -> None:
