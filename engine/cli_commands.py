@@ -140,14 +140,14 @@ def training_config_from_args(args):
 
 
 def cmd_train(args) -> int:
+    import dataclasses
+
     from engine.cli_progress import ProgressPrinter, run_with_progress
     from engine.training.trainer import train
 
     cfg, auto_batch = training_config_from_args(args)
     if auto_batch:
-        from engine.training.memory_plan import plan_batch_size
-
-        cfg = plan_batch_size(cfg)
+        cfg = dataclasses.replace(cfg, auto_batch=True)
     from engine.training.distributed import DistContext
 
     main_rank = DistContext.from_env().is_main

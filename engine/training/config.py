@@ -30,6 +30,7 @@ class TrainingConfig:
     iterations: int | None = None  # None: the preset's
     image_size: int | None = None  # None: the preset's (128 quick, 256 quality)
     batch_size: int | None = None
+    auto_batch: bool = False  # measure memory on the device and use the largest batch that fits
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     seed: int = 0
     resume: bool = False

@@ -19,6 +19,7 @@ from engine.training.gan import GanTrainer, StepSettings
 log = logging.getLogger(__name__)
 SAFETY = 0.85  # plan to use at most this fraction of the free memory
 MAX_AUTO_BATCH = 256
+MAX_AUTO_BATCH_CPU = 8  # on a CPU speed, not memory, is the limit: bigger batches only slow each step
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def estimate_memory(model_cfg: ModelConfig, device: torch.device, precision: str
                           "cuda peak" if device.type == "cuda" else "activation count")
 
 
-def plan_batch_size(cfg: TrainingConfig) -> TrainingConfig:
+def plan_batch_size(cfg: TrainingConfig, on_event=None) -> TrainingConfig:
     """The config with the largest batch size that fits the device ("auto")."""
     resolved = cfg.resolved()
     device = resolve_device(resolved.device)
@@ -109,10 +110,14 @@ def plan_batch_size(cfg: TrainingConfig) -> TrainingConfig:
     # the label classes are not known before the scan; 8 is a generous stand-in for planning
     model_cfg = resolved.model_config(num_classes=8)
     est = estimate_memory(model_cfg, device, precision, resolved.channels_last)
-    batch = est.largest_batch()
-    log.info("memory planner: batch %d (%s)", batch, est.describe(batch))
-    print(f"Batch size auto: {batch} ({est.describe(batch)})")
-    return dataclasses.replace(cfg, batch_size=batch)
+    batch = est.largest_batch(MAX_AUTO_BATCH if device.type == "cuda" else MAX_AUTO_BATCH_CPU)
+    text = f"Batch size auto: {batch} ({est.describe(batch)})"
+    log.info(text)
+    if on_event is not None:
+        from engine.events import Log
+
+        on_event(Log("info", text))
+    return dataclasses.replace(cfg, batch_size=batch, auto_batch=False)
 
 
 def smaller_batch(batch: int) -> int | None:

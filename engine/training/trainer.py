@@ -72,6 +72,10 @@ def train(config: TrainingConfig, on_event: EventCallback = ignore_events, contr
     control = control or Control()
     dist = DistContext.from_env()
     emit = on_event if dist.is_main else (lambda e: None)
+    if config.auto_batch:
+        from engine.training.memory_plan import plan_batch_size
+
+        config = plan_batch_size(dataclasses.replace(config, device=dist.device(config.device)), emit)
     try:
         setup = prepare_training(config, emit, control, dist)
         dist.init(setup.device.type)

@@ -172,6 +172,7 @@ class TrainingForm(QWidget):
             iterations=self.iterations.value(),
             image_size=self.image_size.currentData(),
             batch_size=self.batch.value(),
+            auto_batch=self.batch_auto.isChecked(),
             device=self.device.currentData(),
             seed=self.seed.value(),
             class_balance=self.balance.value(),

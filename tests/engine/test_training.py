@@ -200,3 +200,14 @@ def test_memory_planner_scales_with_batch_and_picks_a_batch_that_fits():
     tight = MemoryEstimate("cuda:0", "bf16", fixed_bytes=1 << 30, per_sample_bytes=1 << 28, available_bytes=4 << 30, measured="x")
     b = tight.largest_batch()
     assert tight.bytes_for(b) <= 0.85 * (4 << 30) < tight.bytes_for(b + 1)
+
+
+def test_auto_batch_size_is_planned_and_said(tmp_path):
+    from engine.events import Log
+
+    events = []
+    result = train(tiny_config(tmp_path / "run", iterations=1, batch_size=None, auto_batch=True), on_event=events.append)
+    said = [e.text for e in events if isinstance(e, Log) and e.text.startswith("Batch size auto")]
+    assert said and result.iteration == 1
+    planned = TrainingRun(tmp_path / "run").read_config()["training"]["batch_size"]
+    assert planned >= 1 and f"Batch size auto: {planned}" in said[0]
