@@ -41,7 +41,12 @@ class SourceMap:
 
 
 def training_label_maps(run: TrainingRun, include_validation: bool = False) -> list[SourceMap]:
-    """The run's training label maps (its patient-level split), read from the dataset again."""
+    """The run's training label maps (its patient-level split), read from the dataset again.
+
+    Validation cases stay out unless asked for. A single-case run (its split holds out a block of
+    slices, not a patient) gives its whole label map: cutting the block out would leave a map with
+    a slab missing, which no generator should be asked to draw.
+    """
     manifest = run.read_manifest()
     dataset = Path(manifest["dataset"])
     if not dataset.exists():
@@ -62,23 +67,10 @@ def training_label_maps(run: TrainingRun, include_validation: bool = False) -> l
         if loaded.label is None:
             continue
         label = loaded.label
-        block = split.get("val_block", {}).get(case_id)
-        if block and not include_validation:
-            label = _without_block(label, block)
         out.append(SourceMap(case_id, fresh_image(sitk.GetArrayFromImage(label), label), case.image))
     if not out:
         raise DataError(f"None of the run's training cases could be read from {dataset}.")
     return out
-
-
-def _without_block(label: sitk.Image, block: list[int]) -> sitk.Image:
-    """A single-case run holds out a block of axial slices for validation: blank them so synthetic
-    training data never carries the held-out anatomy."""
-    lps = sitk.DICOMOrient(label, "LPS")
-    arr = sitk.GetArrayFromImage(lps)
-    arr[block[0] : block[1]] = 0
-    cleaned = fresh_image(arr, lps)
-    return sitk.Resample(cleaned, label, sitk.Transform(), sitk.sitkNearestNeighbor, 0, label.GetPixelID())
 
 
 def folder_label_maps(folder: Path, known_values: list[int]) -> list[SourceMap]:

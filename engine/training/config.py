@@ -17,7 +17,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Training settings per preset (the architecture lives in engine.models.config.PRESETS).
 PRESET_TRAINING: dict[str, dict[str, Any]] = {
-    "quick": {"image_size": 128, "batch_size": 4, "iterations": 1500, "lr_g": 4e-4, "lr_d": 4e-4},
+    "quick": {"image_size": 128, "batch_size": 4, "iterations": 1000, "lr_g": 4e-4, "lr_d": 4e-4},
     "quality": {"image_size": 256, "batch_size": 16, "iterations": 50_000, "lr_g": 1e-4, "lr_d": 4e-4},
 }
 

@@ -439,8 +439,10 @@ class GalleryPanel(Panel):
         the first sample beside its real case, one sample ticked (the caller waits on is_busy)."""
         if self.run is None or self._job is not None:
             return
+        self.compare.left.set_overlay_opacity(0.25)  # the picture shows the synthetic image (T toggles labels)
         if not self.items:
             self._tick_first = True
+            self.form.set_source("augment")  # deformed maps: new anatomy beside the real case
             self.generate_volumes(count=2)
             return
         if self._shown_id is None:
