@@ -184,7 +184,8 @@ def register_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset-name", default="SynthVol")
     p.add_argument("--dataset-id", type=int, default=501)
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--quality-report", type=Path, help="a report.json from `evaluate` to include in manifest.json")
+    p.add_argument("--quality-report", type=Path,
+                   help="a report.json from `evaluate` to include in manifest.json (default: RUN/quality/report.json if there)")
     p.set_defaults(func=cmd_generate)
 
 
@@ -219,7 +220,10 @@ def cmd_generate(args) -> int:
         result = generate_volumes(gen_cfg, on_event=printer, synthesizer=synth)
         printer.close()
         print(f"Generated {len(result.items)} volume(s) in {result.seconds:.1f} s; exporting to {args.out}")
-        quality = read_quality_report(args.quality_report) if args.quality_report else None
+        report = args.quality_report or (args.run / "quality" / "report.json")  # the window's default place
+        quality = read_quality_report(report) if (args.quality_report or report.is_file()) else None
+        if quality is not None:
+            print(f"Quality report included in manifest.json: {report}")
         cases = gallery_export_cases(result.items)
         real = real_export_cases(synth.run) if args.mix_real is not None else []
         printer = ProgressPrinter(unit="files")

@@ -83,6 +83,11 @@ class TrainingForm(QWidget):
         self.context.setRange(0, 8)
         self.context.setValue(1)
         self.context.setToolTip("Neighbouring label slices on each side fed to the generator (2.5-D)")
+        self.modality = QComboBox(self)
+        self.modality.addItem("From the data", None)
+        self.modality.addItem("CT (HU window)", "CT")
+        self.modality.addItem("MR (per-volume percentiles)", "MR")
+        self.modality.setToolTip("How intensities are normalised; read from DICOM or dataset.json when left alone")
         self.val_every = QSpinBox(self)
         self.val_every.setRange(1, 1_000_000)
         self.val_every.setValue(100)
@@ -110,6 +115,7 @@ class TrainingForm(QWidget):
         adv_form.setContentsMargins(12, 0, 0, 0)
         adv_form.addRow("Generator", self.arch)
         adv_form.addRow("Context slices", self.context)
+        adv_form.addRow("Modality", self.modality)
         adv_form.addRow("Validate every", self.val_every)
         adv_form.addRow("Checkpoint every", self.ckpt_every)
         self._advanced = advanced
@@ -178,6 +184,7 @@ class TrainingForm(QWidget):
             class_balance=self.balance.value(),
             arch=self.arch.currentData(),
             context_slices=self.context.value(),
+            modality=self.modality.currentData(),
             val_every=self.val_every.value(),
             preview_every=self.val_every.value(),
             checkpoint_every=self.ckpt_every.value(),
@@ -200,6 +207,7 @@ class TrainingForm(QWidget):
         self.balance.setValue(r.class_balance)
         self.arch.setCurrentIndex(max(0, self.arch.findData(r.arch)))
         self.context.setValue(r.context_slices)
+        self.modality.setCurrentIndex(max(0, self.modality.findData(r.modality)))
         self.val_every.setValue(r.val_every)
         self.ckpt_every.setValue(r.checkpoint_every)
         if r.data is not None:
