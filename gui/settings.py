@@ -22,7 +22,7 @@ def config_dir() -> Path:
     path = (
         home / "config"
         if home
-        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation))
+        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)) / APP
     )
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -33,7 +33,7 @@ def data_dir() -> Path:
     path = (
         home / "data"
         if home
-        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)) / APP
     )
     path.mkdir(parents=True, exist_ok=True)
     return path
