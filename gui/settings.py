@@ -17,26 +17,19 @@ def _home() -> Path | None:
     return Path(value) if value else None
 
 
-def config_dir() -> Path:
+def _user_dir(sub: str, location: QStandardPaths.StandardLocation) -> Path:
     home = _home()
-    path = (
-        home / "config"
-        if home
-        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)) / APP
-    )
+    path = home / sub if home else Path(QStandardPaths.writableLocation(location)) / APP
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def config_dir() -> Path:
+    return _user_dir("config", QStandardPaths.StandardLocation.GenericConfigLocation)
 
 
 def data_dir() -> Path:
-    home = _home()
-    path = (
-        home / "data"
-        if home
-        else Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)) / APP
-    )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_dir("data", QStandardPaths.StandardLocation.GenericDataLocation)
 
 
 def log_file() -> Path:

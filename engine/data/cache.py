@@ -29,8 +29,9 @@ CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("SYNTHVOL_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "synthvol" if not os.environ.get("SYNTHVOL_CACHE") else Path(base)
+    if os.environ.get("SYNTHVOL_CACHE"):
+        return Path(os.environ["SYNTHVOL_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synthvol"
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,8 @@ def resolve_resume(config: TrainingConfig) -> TrainingConfig:
     if not run.exists():
         raise TrainingError(f"Nothing to resume: {run.folder} holds no training run (no config.json).")
     saved = TrainingConfig.from_json(run.read_config()["training"])
-    changes = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if getattr(config, k) not in (None, getattr(TrainingConfig, k, None))}
-    if config.iterations is not None:
-        changes["iterations"] = config.iterations
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
+    changes = {k: getattr(config, k) for k in RESUME_MAY_CHANGE if getattr(config, k) not in (None, defaults[k])}
     if config.data is not None and Path(config.data) != Path(saved.data or ""):
         changes["data"] = config.data
     return dataclasses.replace(saved, **changes, resume=True, run=config.run)

@@ -226,8 +226,6 @@ class TrainingPanel(Panel):
     @Slot(str)
     def _on_worker_state(self, state: str) -> None:
         if state in ("running", "paused", "stopping"):
-            if state == "running" and self.state == "starting":
-                pass
             self._set_state(state)
 
     @Slot(int, int, str, float, float)

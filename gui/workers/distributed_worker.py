@@ -227,7 +227,3 @@ class DistributedTrainingWorker(QObject):
             self.stateChanged.emit("failed")
             self.failed.emit("The training processes could not be started (torchrun).", self.process.errorString())
             self.done.emit()
-
-    @property
-    def control(self):
-        return self
