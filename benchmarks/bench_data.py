@@ -15,7 +15,7 @@ if str(REPO) not in sys.path:
 
 from engine.data import discover  # noqa: E402
 from engine.data.cache import PreprocessParams, prepare_cases  # noqa: E402
-from engine.data.slices import SliceDataset, SliceSampler, sampling_weights, slice_table  # noqa: E402
+from engine.data.slices import SliceDataset, SliceSampler, sampling_weights, slice_table, stack_rows  # noqa: E402
 from engine.data.split import make_split, training_slices, validation_slices  # noqa: E402
 from engine.resources import DEMO_DATASET  # noqa: E402
 
@@ -23,7 +23,8 @@ from engine.resources import DEMO_DATASET  # noqa: E402
 class DemoBatches:
     """Training batches and a fixed validation set from the bundled demo (its run split)."""
 
-    def __init__(self, image_size: int = 128, context: int = 1, seed: int = 0, data: Path = DEMO_DATASET) -> None:
+    def __init__(self, image_size: int = 128, context: int = 1, seed: int = 0, data: Path = DEMO_DATASET,
+                 stack: int = 1) -> None:
         scan = discover(data)
         cache = Path(tempfile.gettempdir()) / "synthvol-bench-cache"
         prepared = prepare_cases(scan.usable_cases, scan.label_table, PreprocessParams(image_size=image_size), cache)
@@ -33,10 +34,11 @@ class DemoBatches:
         split = make_split([v.case_id for v in vols], fg, 0.2, seed, context)
         self.num_classes = scan.label_table.num_classes
         self.context = context
-        train_rows = slice_table(vols, training_slices(split, shapes, context))
+        train_rows = stack_rows(slice_table(vols, training_slices(split, shapes, context + stack - 1)), stack)
         val_rows = slice_table(vols, validation_slices(split, shapes))
         val_rows = val_rows[[bool(vols[v].presence[z, 1:].any()) for v, z in val_rows]]
-        self.train = SliceDataset(vols, train_rows, image_size, context, self.num_classes, augment=True)
+        self.train = SliceDataset(vols, train_rows, image_size, context, self.num_classes, augment=True, stack=stack)
+        self.stack = stack
         self.val = SliceDataset(vols, val_rows, image_size, context, self.num_classes, augment=False)
         self.sampler = SliceSampler(sampling_weights(vols, train_rows, 0.5), seed)
 
@@ -45,7 +47,8 @@ class DemoBatches:
         return self.num_classes * (2 * self.context + 1)
 
     def batch(self, iteration: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        items = [self.train[x] for x in self.sampler.batch(iteration, size)]
+        """``size`` slices: size // stack stacks of ``stack`` consecutive slices (at least one)."""
+        items = [self.train[x] for x in self.sampler.batch(iteration, max(1, size // self.stack))]
         return torch.stack([i["label"] for i in items]), torch.stack([i["image"] for i in items])
 
     def validation(self, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,6 +23,7 @@ from bench_data import DemoBatches
 from reference_pix2pix import ReferenceTrainer
 
 from engine.models.config import preset
+from engine.training.config import PRESET_TRAINING
 from engine.training.devices import resolve_device, set_cpu_threads
 from engine.training.gan import GanTrainer, StepSettings
 from engine.training.memory_plan import estimate_memory
@@ -67,9 +68,10 @@ def cpu_step_bytes(step, batch, params) -> float:
     return (sum(saved) + 4 * sum(p.numel() * p.element_size() for p in params)) / 2**30
 
 
-def synthvol_step(cfg, device, precision, channels_last, compile_):
-    gan = GanTrainer(cfg, StepSettings(precision=precision, channels_last=channels_last), device,
-                     2e-4, 2e-4, (0.0, 0.99), 0.999)
+def synthvol_step(cfg, device, precision, channels_last, compile_, preset_name: str = "quick"):
+    train = PRESET_TRAINING[preset_name]  # its loss settings: the prior-style branch costs time
+    gan = GanTrainer(cfg, StepSettings(precision=precision, channels_last=channels_last, l1_pool=train["l1_pool"],
+                                       lambda_div=train["lambda_div"]), device, 2e-4, 2e-4, (0.0, 0.99), 0.999)
     if compile_:
         gan.gen_ddp = torch.compile(gan.gen_ddp)
         gan.disc_ddp = torch.compile(gan.disc_ddp)
@@ -102,6 +104,8 @@ def main() -> None:
         data = DemoBatches(image_size=size)
         cfg = preset(preset_name, num_classes=data.num_classes, context_slices=data.context, image_size=size)
         batches = [data.batch(i, args.batch) for i in range(8)]
+        stacked = DemoBatches(image_size=size, stack=cfg.d_slices)  # SynthVol: stacks of neighbouring slices
+        stack_batches = [stacked.batch(i, args.batch) for i in range(8)]
         ref = ReferenceTrainer(data.in_channels, base=32, image_size=size, device=device)
         ref_ips, ref_peak = measure(ref.step, batches, device, args.warmup, args.seconds, args.batch)
         if device.type == "cpu":
@@ -112,8 +116,8 @@ def main() -> None:
         for combo in combos:
             precision = "fp32" if combo == "fp32" else "bf16"
             cl = combo != "fp32" and device.type == "cuda"
-            step = synthvol_step(cfg, device, precision, cl, combo == "compile")
-            ips, peak = measure(step, batches, device, args.warmup + (10 if combo == "compile" else 0), args.seconds, args.batch)
+            step = synthvol_step(cfg, device, precision, cl, combo == "compile", preset_name)
+            ips, peak = measure(step, stack_batches, device, args.warmup + (10 if combo == "compile" else 0), args.seconds, args.batch)
             if device.type == "cpu":
                 est = estimate_memory(cfg, device, precision)
                 peak = est.bytes_for(args.batch) / 2**30

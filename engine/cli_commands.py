@@ -1,60 +1,28 @@
-"""The sub-commands of the CLI, each a thin shell over one engine function."""
+"""The sub-commands of the CLI, each a thin shell over one engine call: arguments -> a config ->
+the engine -> a few lines on the terminal. A command never prints an error itself: it raises a
+SynthVolError (or lets the engine's through) and ``engine.cli.main`` reports it. The engine is
+imported lazily so the CLI starts fast."""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
-import logging
 import sys
 from pathlib import Path
 
+from engine.errors import Cancelled, ConfigError, DataError, ExportError
 
-def register_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="find and check the cases in a dataset folder")
-    p.add_argument("data", type=Path, help="dataset folder (nnU-Net, MSD, images/+labels/, DICOM tree, files)")
-    p.add_argument("--json", action="store_true", help="print JSON (the CLI contract) instead of a table")
-    p.add_argument("--modality", choices=["CT", "MR"], help="set the modality of every case")
-    p.add_argument("--quick", action="store_true", help="headers only: do not read voxels to check them")
-    p.set_defaults(func=cmd_scan)
-    register_train(sub)
-    register_generate(sub)
-    register_evaluate(sub)
+EXIT_OK, EXIT_ERROR, EXIT_NO_DATA, EXIT_CANCELLED = 0, 1, 2, 130
 
 
-def cmd_scan(args) -> int:
-    from engine.cli import EXIT_ERROR, EXIT_NO_DATA
-    from engine.cli_progress import ProgressPrinter
-    from engine.data import discover
-    from engine.data.report import format_scan_table
-    from engine.errors import SynthVolError
+class NoDataFound(DataError):
+    """The path given holds no data at all (exit code 2, as a scan without usable cases)."""
 
-    if not args.data.exists():
-        print(f"Error: {args.data}: no such file or folder.", file=sys.stderr)
-        return EXIT_NO_DATA
-    printer = ProgressPrinter(enabled=not args.json, unit="cases", show_warnings=False)
-    try:
-        result = discover(args.data, modality=args.modality, verify=not args.quick, on_event=printer)
-    except SynthVolError:
-        raise
-    except Exception as exc:  # a bug or a reader we do not control: a message, never a traceback
-        logging.getLogger(__name__).debug("scan failed", exc_info=True)
-        printer.close()
-        print(f"Error: the scan of {args.data} failed unexpectedly ({type(exc).__name__}: {exc}). "
-              "Please report this.", file=sys.stderr)
-        return EXIT_ERROR
-    printer.close()
-    if args.json:
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
-        if not _encodable(text):  # a console that cannot show every name: still valid JSON
-            text = json.dumps(result.to_json(), indent=2, ensure_ascii=True)
-        print(text)
-    else:
-        text = format_scan_table(result)
-        if not _encodable(text):
-            enc = sys.stdout.encoding or "utf-8"
-            text = text.encode(enc, errors="backslashreplace").decode(enc)
-        print(text)
-    return 0 if result.usable_cases else EXIT_NO_DATA
+    exit_code = EXIT_NO_DATA
+
+
+def print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def _encodable(text: str) -> bool:
@@ -66,49 +34,35 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def register_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the label-map-to-image GAN (a run folder)")
-    p.add_argument("--data", type=Path, help="dataset folder")
-    p.add_argument("--run", "--run-dir", dest="run", type=Path, required=True,
-                   help="run folder to write (or resume); under torchrun write --run-dir (torchrun takes "
-                        "--run for its own --run-path option)")
-    p.add_argument("--preset", choices=["quick", "quality"], help="quick (CPU, minutes) or quality (GPU)")
-    p.add_argument("--iterations", type=int)
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--batch-size", type=_batch_size, help="images per step, or 'auto' (largest that fits)")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--config", type=Path, help="a JSON file of training settings (the keys of config.json)")
-    p.add_argument("--modality", choices=["CT", "MR"])
-    p.add_argument("--arch", choices=["spade_unet", "pix2pix_unet"])
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
-    p.add_argument("--class-balance", type=float)
-    p.add_argument("--lr-g", type=float)
-    p.add_argument("--lr-d", type=float)
-    p.add_argument("--workers", type=int, dest="num_workers")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: cores - 1)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the models (GPU)")
-    p.add_argument("--val-every", type=int)
-    p.add_argument("--log-every", type=int)
-    p.set_defaults(func=cmd_train)
+# ---------------------------------------------------------------------------------------- scan
+def cmd_scan(args) -> int:
+    from engine.cli_progress import ProgressPrinter
+    from engine.data import discover
+    from engine.data.report import format_scan_table
 
-
-def _batch_size(text: str):
-    if text == "auto":
-        return "auto"
+    if not args.data.exists():
+        raise NoDataFound(f"{args.data}: no such file or folder.")
+    printer = ProgressPrinter(enabled=not args.json, unit="cases", show_warnings=False)
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("a whole number or 'auto'") from None
-    return value
+        result = discover(args.data, modality=args.modality, verify=not args.quick, on_event=printer)
+    finally:
+        printer.close()
+    if args.json:
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
+        if not _encodable(text):  # a console that cannot show every name: still valid JSON
+            text = json.dumps(result.to_json(), indent=2, ensure_ascii=True)
+    else:
+        text = format_scan_table(result)
+        if not _encodable(text):
+            enc = sys.stdout.encoding or "utf-8"
+            text = text.encode(enc, errors="backslashreplace").decode(enc)
+    print(text)
+    return EXIT_OK if result.usable_cases else EXIT_NO_DATA
 
 
+# --------------------------------------------------------------------------------------- train
 def training_config_from_args(args):
-    import json
-
-    from engine.errors import ConfigError
+    """The TrainingConfig of ``train``: --config FILE, then the flags given."""
     from engine.training.config import TrainingConfig
 
     base = {}
@@ -127,34 +81,33 @@ def training_config_from_args(args):
         "lr_d": args.lr_d, "num_workers": args.num_workers, "threads": args.threads,
         "val_every": args.val_every, "log_every": args.log_every,
     }
-    import dataclasses
-
     changes = {k: v for k, v in mapping.items() if v is not None}
-    if args.batch_size not in (None, "auto"):
+    if args.batch_size == "auto":
+        changes["auto_batch"] = True
+    elif args.batch_size is not None:
         changes["batch_size"] = args.batch_size
     if args.resume:
         changes["resume"] = True
+    if getattr(args, "resume_from", None) is not None:
+        changes["resume_from"] = args.resume_from
+    if getattr(args, "allow_changed_data", False):
+        changes["allow_changed_data"] = True
     if args.compile:
         changes["compile"] = True
-    return dataclasses.replace(cfg, **changes), args.batch_size == "auto"
+    return dataclasses.replace(cfg, **changes)
 
 
 def cmd_train(args) -> int:
-    import dataclasses
-
     from engine.cli_progress import ProgressPrinter, run_with_progress
+    from engine.training.distributed import DistContext
     from engine.training.trainer import train
 
-    cfg, auto_batch = training_config_from_args(args)
-    if auto_batch:
-        cfg = dataclasses.replace(cfg, auto_batch=True)
-    from engine.training.distributed import DistContext
-
+    cfg = training_config_from_args(args)
     main_rank = DistContext.from_env().is_main
     printer = ProgressPrinter(unit="it", enabled=main_rank)  # other ranks print errors only
     result = run_with_progress(train, cfg, printer)
     if not main_rank:
-        return 0
+        return EXIT_OK
     state = "stopped" if result.stopped else "finished"
     print(f"Training {state} at iteration {result.iteration}/{result.iterations} in {result.seconds / 60:.1f} min.")
     if result.metrics.get("val_ssim") is not None:
@@ -162,86 +115,91 @@ def cmd_train(args) -> int:
     print(f"Run folder: {result.run}")
     if result.checkpoint:
         print(f"Checkpoint: {result.checkpoint}")
-    return 0
+    return EXIT_OK
 
 
-def register_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate synthetic labeled volumes and export them")
-    p.add_argument("--run", type=Path, required=True, help="a trained run folder")
-    p.add_argument("--out", type=Path, required=True, help="export folder to create")
-    p.add_argument("--count", type=int, default=4)
-    p.add_argument("--format", default="dicom,nifti,nnunet", help="comma list of dicom, nifti, nnunet")
-    p.add_argument("--label-source", default="train",
-                   help="train | augment (deformed training maps) | rebalance (needs --rare-label) | a folder of label maps")
-    p.add_argument("--rare-label", type=int, help="label value to add more of (label source rebalance)")
-    p.add_argument("--rare-copies", type=int, default=2)
-    p.add_argument("--deform-strength", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--checkpoint", type=Path, help="a checkpoint of the run (default: the last)")
-    p.add_argument("--mix-real", type=float, metavar="RATIO",
-                   help="also put the real training cases into the nnU-Net folder, RATIO synthetic per real")
-    p.add_argument("--dataset-name", default="SynthVol")
-    p.add_argument("--dataset-id", type=int, default=501)
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--quality-report", type=Path,
-                   help="a report.json from `evaluate` to include in manifest.json (default: RUN/quality/report.json if there)")
-    p.set_defaults(func=cmd_generate)
-
-
-def cmd_generate(args) -> int:
-
-    from engine.cli_progress import ProgressPrinter
-    from engine.evaluation import read_quality_report
-    from engine.export import ExportConfig, export_dataset
-    from engine.export.sources import gallery_export_cases, real_export_cases, run_info
-    from engine.synthesis import GenerateConfig, Synthesizer, generate_volumes
+# ------------------------------------------------------------------------------------ generate
+def generate_configs_from_args(args, gallery: Path):
+    """(GenerateConfig, ExportConfig) of ``generate``; the samples go to ``gallery``."""
+    from engine.export import ExportConfig
+    from engine.synthesis import GenerateConfig
 
     source, folder = args.label_source, None
-    if source not in ("train", "augment", "rebalance"):
+    if source not in ("train", "augment", "rebalance", "augmented-real"):
         source, folder = "folder", Path(args.label_source)
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     export_cfg = ExportConfig(out_dir=args.out, formats=formats, dataset_name=args.dataset_name,
                               dataset_id=args.dataset_id, overwrite=args.overwrite,
-                              mix_synthetic_per_real=args.mix_real)
-    export_cfg.validate()
-    if args.out.exists() and not args.overwrite:
-        print(f"Error: {args.out} already exists; choose another folder or pass --overwrite.", file=sys.stderr)
-        return 1
+                              mix_synthetic_per_real=args.mix_real).validate()
     gen_cfg = GenerateConfig(run=args.run, count=args.count, label_source=source, label_folder=folder,
                              seed=args.seed, deform_strength=args.deform_strength, rare_label=args.rare_label,
                              rare_copies=args.rare_copies, checkpoint=args.checkpoint, device=args.device,
-                             gallery=args.out.with_name(f".{args.out.name}.gallery"))
-    synth = Synthesizer(args.run, args.checkpoint, args.device)
-    printer = ProgressPrinter(unit="volumes")
-    import shutil
+                             gallery=gallery,
+                             accept_label_differences=getattr(args, "accept_label_differences", False)).validate()
+    return gen_cfg, export_cfg
 
-    try:
-        result = generate_volumes(gen_cfg, on_event=printer, synthesizer=synth)
-        printer.close()
+
+def cmd_generate(args) -> int:
+    from engine.cli_progress import ProgressPrinter, run_with_progress
+    from engine.export import export_gallery
+    from engine.export.config import FORMAT_FOLDERS
+    from engine.synthesis import generate_volumes
+    from engine.training.run_folder import TrainingRun
+
+    run = TrainingRun(args.run)
+    if not run.exists():
+        raise DataError(f"{args.run}: not a SynthVol run folder (no config.json); train a model first.")
+    if args.out.exists() and not args.overwrite:
+        raise ExportError(f"{args.out} already exists; choose another folder or pass --overwrite.")
+    from engine.data.synthvol_exports import check_export_target, run_dataset_folders
+
+    check_export_target(args.out, run_dataset_folders(run))  # before minutes of generating, not after
+    run.remove_stale_work()  # what a killed generate left behind
+    with run.work_folder("generate") as gallery:  # the samples stay inside the run until exported
+        gen_cfg, export_cfg = generate_configs_from_args(args, gallery)
+        result = run_with_progress(generate_volumes, gen_cfg, ProgressPrinter(unit="volumes"))
+        if result.stopped:
+            raise Cancelled(f"stopped after {len(result.items)} volume(s); nothing was exported.")
         print(f"Generated {len(result.items)} volume(s) in {result.seconds:.1f} s; exporting to {args.out}")
-        report = args.quality_report or (args.run / "quality" / "report.json")  # the window's default place
-        quality = read_quality_report(report) if (args.quality_report or report.is_file()) else None
-        if quality is not None:
-            print(f"Quality report included in manifest.json: {report}")
-        cases = gallery_export_cases(result.items)
-        real = real_export_cases(synth.run) if args.mix_real is not None else []
-        printer = ProgressPrinter(unit="files")
-        out = export_dataset(export_cfg, cases, synth.label_table, on_event=printer, real_cases=real,
-                             run_info=run_info(synth), quality=quality)
-        printer.close()
-    finally:
-        shutil.rmtree(gen_cfg.gallery, ignore_errors=True)
+        out = run_with_progress(
+            export_gallery, export_cfg, ProgressPrinter(unit="files"),
+            run=run, items=result.items, with_real=args.mix_real is not None, quality_report=args.quality_report,
+        )
+    if out.quality_report is not None:
+        print(f"Quality report included in manifest.json: {out.quality_report}")
     print(f"Wrote {out.n_cases} case(s), {out.files} files, {out.bytes_written / 1e6:.1f} MB in {out.seconds:.1f} s")
-    for fmt in formats:
-        print(f"  {fmt}: {args.out / {'dicom': 'dicom', 'nifti': 'nifti', 'nnunet': 'nnUNet_raw'}[fmt]}")
+    for fmt in export_cfg.formats:
+        print(f"  {fmt}: {args.out / FORMAT_FOLDERS.get(fmt, fmt)}")
     print(f"  manifest: {out.manifest_path}")
-    return 0
+    return EXIT_OK
 
 
-def register_evaluate(sub: argparse._SubParsersAction) -> None:
-    from engine.evaluation.command import add_arguments, cmd_evaluate
+# ------------------------------------------------------------------------------------ evaluate
+def evaluate_config_from_args(args):
+    from engine.evaluation.config import EvaluateConfig
 
-    p = sub.add_parser("evaluate", help="quality report of a trained run on held-out real data")
-    add_arguments(p)
-    p.set_defaults(func=cmd_evaluate)
+    optional = ("samples_per_map", "diversity_maps", "max_slices", "max_reference_slices",
+                "segmenter_iterations", "segmenter_batch_size", "checkpoint", "study", "study_ratios",
+                "study_sources", "study_seeds", "rare_label")
+    values = {k: getattr(args, k) for k in optional if getattr(args, k, None) is not None}
+    return EvaluateConfig(run=args.run, data=args.data, out=args.out, seed=args.seed, device=args.device,
+                          **values).validate()
+
+
+def cmd_evaluate(args) -> int:
+    from engine.cli_progress import ProgressPrinter, run_with_progress
+    from engine.evaluation.report import evaluate_run
+    from engine.evaluation.schema import HTML_FILE, REPORT_FILE, summary_table
+
+    cfg = evaluate_config_from_args(args)
+    report = run_with_progress(evaluate_run, cfg, ProgressPrinter(unit="steps"))
+    if args.json:  # what was written (released: pseudonyms, no paths), not the window's in-memory copy
+        print_json(json.loads((Path(args.out) / REPORT_FILE).read_text(encoding="utf-8")))
+    else:
+        print(summary_table(report))
+        if "utility_study" in report:
+            from engine.evaluation.study_tables import study_markdown
+
+            print("\n" + study_markdown(report["utility_study"]))
+        print(f"\nReport: {Path(args.out) / HTML_FILE}  ({report['seconds']:.0f} s)")
+    return EXIT_OK

@@ -83,14 +83,14 @@ class ProgressPrinter:
         self._end_line()
 
 
-def run_with_progress(fn, config, printer: ProgressPrinter):
+def run_with_progress(fn, config, printer: ProgressPrinter, **kwargs):
     """Run an engine function (the engine contract) with the printer as on_event; Ctrl+C sets the
     stop flag first, so the work ends cleanly (training writes its checkpoint)."""
     from engine.events import Control
 
     control = Control()
     try:
-        return fn(config, on_event=printer, control=control)
+        return fn(config, on_event=printer, control=control, **kwargs)
     except KeyboardInterrupt:
         control.stop()
         raise

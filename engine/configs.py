@@ -1,9 +1,15 @@
-"""JSON round-trip for config dataclasses, with clear messages for unknown or mistyped keys."""
+"""The one convention of SynthVol's config dataclasses (TrainingConfig, ModelConfig, GenerateConfig,
+ExportConfig, EvaluateConfig), given by ``JsonConfig``:
+
+- ``to_json()`` / ``from_json(data)``: the JSON round trip; an unknown key or a mistyped value is
+  refused with the key named;
+- ``validate()``: raises ConfigError naming every bad setting, else returns the config to use
+  (``self``, or for a config with presets a copy with the preset's values filled in).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from pathlib import Path
@@ -105,15 +111,12 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-def save_config(config: Any, path: Path) -> None:
-    path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n", encoding="utf-8")
+class JsonConfig:
+    """The JSON round trip of a config dataclass (see the module docstring for the convention)."""
 
+    def to_json(self) -> dict[str, Any]:
+        return config_to_dict(self)
 
-def load_config(cls: type[T], path: Path) -> T:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    return config_from_dict(cls, data)
+    @classmethod
+    def from_json(cls, data: dict[str, Any]):
+        return config_from_dict(cls, data)

@@ -1,7 +1,8 @@
 """The engine contract for long work: small frozen event dataclasses and a Control.
 
 Every long operation takes ``on_event`` (a callable receiving one of the events below) and a
-``Control`` whose ``stop``/``pause`` flags it checks at least once per iteration, slice or file.
+``Control`` whose ``stop``/``pause`` flags it checks at least once per iteration, slice or file,
+through one ``TaskState`` (progress with rate and ETA, the pause/stop point, the state events).
 Events carry floats, strings and small NumPy arrays only, never tensors.
 """
 
@@ -129,3 +130,96 @@ class ProgressClock:
     def pause_gap(self) -> None:
         """Forget the time spent paused so the rate is not dragged down."""
         self._last_t = time.perf_counter()
+
+
+Flags = Callable[[], tuple[bool, bool]]
+
+
+class TaskState:
+    """The progress and the stop/pause point of one long job (Orange3's TaskState): every long
+    operation of the engine reports and pauses through one of these, so they all emit the same
+    events.
+
+    - ``progress(done, message)`` emits ``Progress`` with a smoothed rate and ETA;
+    - ``check()`` is the pause/stop point: while paused it emits ``StateChanged("paused")``, waits,
+      then ``StateChanged("running")``; a stop raises ``Cancelled``. Time spent paused is left out
+      of the rate (and counted in ``paused_s``).
+
+    ``flags`` replaces how stop and pause are read (a DDP trainer agrees on them across ranks);
+    ``on_state`` is also told every state change (a trainer records it in status.json).
+    """
+
+    def __init__(
+        self,
+        on_event: EventCallback = ignore_events,
+        control: Control | None = None,
+        total: int = 1,
+        done: int = 0,
+        *,
+        flags: Flags | None = None,
+        on_state: Callable[[str], None] | None = None,
+        poll_s: float = 0.05,
+    ) -> None:
+        self.on_event = on_event
+        self.control = control or Control()
+        self.total = max(1, int(total))
+        self.done = int(done)
+        self.message = ""
+        self.paused_s = 0.0
+        self.clock = ProgressClock(self.total, self.done)
+        self._flags = flags or (lambda: (self.control.stop_requested, self.control.paused))
+        self._on_state = on_state
+        self._poll_s = poll_s
+
+    # ---- progress --------------------------------------------------------------------------
+    def set_total(self, total: int) -> None:
+        self.total = max(1, int(total), self.done)
+        self.clock.total = self.total
+
+    def restart(self, total: int, done: int | None = None) -> None:
+        """A new plan of work units (rate and ETA start over from ``done``)."""
+        if done is not None:
+            self.done = int(done)
+        self.total = max(1, int(total))
+        self.clock = ProgressClock(self.total, self.done)
+
+    def progress(self, done: int | None = None, message: str | None = None) -> None:
+        """Emit Progress at ``done`` (default: where it is) with ``message`` (default: the last)."""
+        if done is not None:
+            self.done = int(done)
+        if message is not None:
+            self.message = message
+        if self.done > self.total:
+            self.set_total(self.done)
+        rate, eta = self.clock.update(self.done)
+        self.on_event(Progress(self.done, self.total, self.message, rate, eta))
+
+    def advance(self, n: int = 1, message: str | None = None) -> None:
+        self.progress(self.done + int(n), message)
+
+    def log(self, level: str, text: str) -> None:
+        self.on_event(Log(level, text))
+
+    # ---- control ---------------------------------------------------------------------------
+    def state_changed(self, state: str) -> None:
+        self.on_event(StateChanged(state))
+        if self._on_state is not None:
+            self._on_state(state)
+
+    def check(self) -> None:
+        """Wait while paused; raise Cancelled once a stop is requested."""
+        stop, pause = self._flags()
+        if pause and not stop:
+            self.state_changed("paused")
+            started = time.perf_counter()
+            while True:
+                time.sleep(self._poll_s)
+                stop, pause = self._flags()
+                if stop or not pause:
+                    break
+            self.paused_s += time.perf_counter() - started
+            self.clock.pause_gap()
+            if not stop:
+                self.state_changed("running")
+        if stop:
+            raise Cancelled("Stopped by the user.")

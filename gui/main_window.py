@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from engine import __version__
 from engine.resources import DEMO_DATASET
+from engine.training.run_folder import TrainingRun
 from gui import settings as st
 from gui.dialogs.help import show_about, show_shortcuts
 from gui.panels.dataset_panel import DatasetPanel
@@ -257,7 +258,7 @@ class MainWindow(QMainWindow):
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.is_dir():
-                if (path / "config.json").is_file() and (path / "checkpoints").is_dir():
+                if TrainingRun(path).exists():
                     self.open_run(path)
                 else:
                     self.open_dataset(path)

@@ -16,16 +16,19 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from engine.data.cache_entry import check_entry
 from engine.data.cases import CaseRef
 from engine.data.geometry import Geometry
+from engine.data.label_coverage import labelled_slices
 from engine.data.labels import LabelTable
 from engine.data.loading import load_case
-from engine.data.normalization import IntensityNormalization, guess_modality
+from engine.data.normalization import CT_KNOTS, IntensityNormalization, guess_modality
 from engine.errors import DataError
 from engine.events import Control, EventCallback, Log, Progress, ignore_events
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: piecewise-linear CT map over -1024..3071 HU, MR bright tail kept
+COARSEN_AT_LEAST = 1.2
 
 
 def default_cache_dir() -> Path:
@@ -36,11 +39,17 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class PreprocessParams:
-    spacing_mode: str = "fit"  # "fit": median spacing, coarsened so the median slice fits image_size; "median"
+    # "native": the data's own (median) in-plane spacing, coarsened to min_spacing_mm when that is
+    # set, by at most max_coarsen (and not at all for less than COARSEN_AT_LEAST: a resample by a
+    # few per cent blurs for nothing); "fit" (old runs): coarsened so the median slice fits
+    # image_size; "median": the median spacing
+    spacing_mode: str = "native"
     image_size: int = 128
     in_plane_spacing: float | None = None  # set to force a spacing (mm)
-    ct_window: tuple[float, float] = (-1000.0, 1000.0)
+    ct_knots: tuple[tuple[float, float], ...] = CT_KNOTS
     mr_percentiles: tuple[float, float] = (0.5, 99.5)
+    min_spacing_mm: float | None = None
+    max_coarsen: float = 2.0
 
 
 @dataclass
@@ -50,9 +59,10 @@ class CachedVolume:
     shape: tuple[int, int, int]  # (z, y, x)
     geometry: Geometry  # the cached grid (oriented LPS, resampled in-plane)
     source_geometry: Geometry
-    norm: tuple[float, float]
+    norm: tuple[float, ...]  # the case's intensity-map parameters (IntensityNormalization.fit)
     presence: np.ndarray = field(repr=False)
     digest: str = ""  # sha256 of the source files  # (z, num_classes) bool: which classes each slice holds
+    labelled: np.ndarray | None = field(default=None, repr=False)  # (z,) slices the label covers; None: all
 
     def image(self) -> np.ndarray:
         return np.load(self.folder / "image.npy", mmap_mode="r")
@@ -85,18 +95,30 @@ def in_plane_axes(geometry: Geometry) -> tuple[int, int, int]:
     return others[0], others[1], slice_axis
 
 
+def native_spacing(cases: list[CaseRef]) -> float:
+    """The data's own in-plane spacing: the median over cases of each case's finer in-plane spacing."""
+    spacings = []
+    for c in cases:
+        ax, ay, _ = in_plane_axes(c.geometry)
+        spacings.append(min(c.geometry.spacing[ax], c.geometry.spacing[ay]))
+    return round(float(np.median(spacings)), 4)
+
+
 def resolve_spacing(cases: list[CaseRef], params: PreprocessParams) -> float:
     if params.in_plane_spacing:
         return float(params.in_plane_spacing)
-    spacings, extents = [], []
-    for c in cases:
-        g = c.geometry
-        ax, ay, _ = in_plane_axes(g)
-        spacings.append(min(g.spacing[ax], g.spacing[ay]))
-        extents.append(max(g.size[ax] * g.spacing[ax], g.size[ay] * g.spacing[ay]))
-    spacing = float(np.median(spacings))
+    spacing = native_spacing(cases)
     if params.spacing_mode == "fit":
+        extents = []
+        for c in cases:
+            ax, ay, _ = in_plane_axes(c.geometry)
+            g = c.geometry
+            extents.append(max(g.size[ax] * g.spacing[ax], g.size[ay] * g.spacing[ay]))
         spacing = max(spacing, float(np.median(extents)) / params.image_size)
+    elif params.spacing_mode == "native" and params.min_spacing_mm and spacing < params.min_spacing_mm:
+        factor = min(params.min_spacing_mm / spacing, max(1.0, params.max_coarsen))
+        if factor >= COARSEN_AT_LEAST:
+            spacing *= factor
     return round(spacing, 4)
 
 
@@ -138,21 +160,22 @@ def prepare_cases(
     cache_dir.mkdir(parents=True, exist_ok=True)
     spacing = resolve_spacing(usable, params)
     mod = choose_modality(usable, modality)
-    norm = IntensityNormalization(mod or "MR", params.ct_window, params.mr_percentiles)
+    norm = IntensityNormalization(mod or "MR", params.ct_knots, params.mr_percentiles)
     volumes, notes = [], []
     for i, case in enumerate(usable):
         if control is not None:
             control.raise_if_stopped()
         on_event(Progress(i, len(usable), f"Preparing {case.id}"))
         try:
-            vol, case_mod = _cached_volume(case, label_table, params, spacing, cache_dir, norm, mod is None)
+            vol, case_mod = _cached_volume(case, label_table, params, spacing, cache_dir, norm, mod is None,
+                                           on_event)
         except DataError as exc:
             notes.append(str(exc))
             on_event(Log("warning", f"Skipped {case.id}: {exc}"))
             continue
         if mod is None:
             mod = case_mod
-            norm = IntensityNormalization(mod, params.ct_window, params.mr_percentiles, dict(norm.cases))
+            norm = IntensityNormalization(mod, params.ct_knots, params.mr_percentiles, dict(norm.cases))
             on_event(Log("info", f"Modality not given by the data; the intensities look like {mod}."))
         norm.cases[case.id] = vol.norm
         volumes.append(vol)
@@ -162,7 +185,8 @@ def prepare_cases(
     return PreparedData(volumes, norm, spacing, label_table, notes)
 
 
-def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -> tuple[CachedVolume, str]:
+def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess,
+                   on_event: EventCallback = ignore_events) -> tuple[CachedVolume, str]:
     digest = file_digest(_case_files(case))
     key_src = {
         "v": CACHE_VERSION,
@@ -172,27 +196,32 @@ def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -
         "labels": label_table.values,
         "modality": None if guess else norm.modality,
     }
+    if case.label_resampled:  # entries made before uncovered slices were left out must not be reused
+        key_src["label_coverage"] = 1
     key = hashlib.sha256(json.dumps(key_src, sort_keys=True).encode()).hexdigest()[:24]
     folder = cache_dir / key
     meta_path = folder / "meta.json"
-    if meta_path.is_file():
+    if meta_path.is_file() or folder.is_dir():
         try:
             return _read_meta(case.id, folder)
-        except (OSError, KeyError, ValueError) as exc:
-            log.warning("cache entry %s unreadable (%s); rebuilding", folder, exc)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            message = f"The cached copy of {case.id} in {folder} is damaged ({exc}); rebuilding it from the data."
+            log.warning("%s", message)
+            on_event(Log("warning", message))
             shutil.rmtree(folder, ignore_errors=True)
     # one volume at a time, in its stored pixel type, each full-size copy dropped as soon as it is
     # used: the memory this takes is set by the largest volume, not by the dataset
     loaded = load_case(case, as_float=False)
     image, label = _oriented_lps(loaded.image), _oriented_lps(loaded.label)
+    coverage = _oriented_lps(loaded.coverage) if loaded.coverage is not None else None
     del loaded
     arr = sitk.GetArrayViewFromImage(image)
     modality = guess_modality(arr) if guess else norm.modality
-    fit_norm = IntensityNormalization(modality, norm.ct_window, norm.mr_percentiles)
-    low, high = fit_norm.fit(case.id, arr)
+    fit_norm = IntensityNormalization(modality, norm.ct_knots, norm.mr_percentiles)
+    case_params = fit_norm.fit(case.id, arr)
     del arr
     image, label = _resample_in_plane(image, label, spacing)
-    img = IntensityNormalization.forward(sitk.GetArrayViewFromImage(image), low, high).astype(np.float16)
+    img = fit_norm.forward(sitk.GetArrayViewFromImage(image), case_params).astype(np.float16)
     try:
         lab = label_table.to_classes(sitk.GetArrayViewFromImage(label))
     except DataError as exc:
@@ -201,6 +230,10 @@ def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -
             "table lists every value, or name the values in a labels.json beside the data."
         ) from None
     presence = np.stack([(lab == c).any(axis=(1, 2)) for c in range(label_table.num_classes)], axis=1)
+    if coverage is not None:  # slices the label does not cover are not background: left out
+        coverage = sitk.Resample(coverage, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    labelled = labelled_slices(coverage, lab.shape[0])
+    presence[~labelled] = False
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir))
     try:
         np.save(tmp / "image.npy", img)
@@ -211,10 +244,12 @@ def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -
             "shape": list(img.shape),
             "geometry": Geometry.of(image).to_json(),
             "source_geometry": case.geometry.to_json(),
-            "norm": [low, high],
+            "norm": list(case_params),
             "digest": digest,
             "presence": presence.astype(int).tolist(),
         }
+        if not labelled.all():
+            meta["labelled"] = labelled.astype(int).tolist()
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         try:
             os.replace(tmp, folder)
@@ -227,7 +262,10 @@ def _cached_volume(case, label_table, params, spacing, cache_dir, norm, guess) -
 
 
 def _read_meta(case_id: str, folder: Path) -> tuple[CachedVolume, str]:
+    """A cache entry, checked whole: its meta.json and both arrays complete and of one shape (a
+    killed process or a full disk can leave a part written)."""
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    check_entry(folder, meta)
     vol = CachedVolume(
         case_id=case_id,
         folder=folder,
@@ -237,6 +275,7 @@ def _read_meta(case_id: str, folder: Path) -> tuple[CachedVolume, str]:
         norm=tuple(meta["norm"]),
         presence=np.array(meta["presence"], dtype=bool),
         digest=meta.get("digest", ""),
+        labelled=np.array(meta["labelled"], dtype=bool) if "labelled" in meta else None,
     )
     return vol, meta["modality"]
 

@@ -10,6 +10,7 @@ import numpy as np
 from engine.errors import DataError
 
 MAX_LABEL_VALUES = 200  # more distinct values than this in a "label map" is almost surely an image
+MAX_LABEL_VALUE = 65535  # label maps are stored as uint16 (NIfTI exports, DICOM SEG segment numbers)
 
 
 def check_image_values(arr: np.ndarray, path: Path | str) -> list[str]:
@@ -74,6 +75,12 @@ def check_label_values(arr: np.ndarray, path: Path | str) -> tuple[list[int], li
     if values and values[0] < 0:
         raise DataError(
             f"{path}: the label map holds negative values (e.g. {values[0]}); labels must be >= 0."
+        )
+    if values and values[-1] > MAX_LABEL_VALUE:
+        raise DataError(
+            f"{path}: the label map holds the value {values[-1]}, above {MAX_LABEL_VALUE}, the largest label "
+            "value SynthVol can store (16 bits, as DICOM SEG). Renumber the labels (e.g. 1, 2, 3) and save "
+            "the map again."
         )
     if len(values) > MAX_LABEL_VALUES:
         raise DataError(

@@ -37,7 +37,7 @@ _TAGS = [
     "Rows", "Columns", "PixelSpacing", "ImagePositionPatient", "ImageOrientationPatient",
     "InstanceNumber", "NumberOfFrames", "BitsAllocated", "SamplesPerPixel", "SeriesNumber",
     "SeriesDescription", "ReferencedSeriesSequence", "SegmentSequence", "WindowCenter",
-    "WindowWidth", "PhotometricInterpretation", *INTERLEAVE_TAGS,
+    "WindowWidth", "PhotometricInterpretation", "SpacingBetweenSlices", *INTERLEAVE_TAGS,
 ]
 
 
@@ -64,6 +64,7 @@ class DicomFile:
     expected_pixel_bytes: int | None
     pixel_data_end: int | None = None  # byte offset where the pixel data ends (None: not known)
     file_size: int | None = None
+    slice_spacing: float | None = None  # SpacingBetweenSlices (what GDCM gives a single slice)
 
 
 @dataclass
@@ -207,7 +208,16 @@ def read_dicom_file(path: Path) -> DicomFile:
         expected_pixel_bytes=expected,
         pixel_data_end=pixel_end,
         file_size=file_size,
+        slice_spacing=_positive_float(ds.get("SpacingBetweenSlices")),
     )
+
+
+def _positive_float(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) and v > 0 else None
 
 
 def group_by_series(files: list[DicomFile]) -> dict[str, DicomSeries]:
@@ -251,10 +261,7 @@ def check_series(series: DicomSeries) -> SeriesStack:
             )
         raise DataError(f"{name}: the series mixes multi-frame and single-frame files; expected one kind.")
     if len(files) == 1:
-        raise DataError(
-            f"{first.path}: a single 2-D DICOM slice; SynthVol needs a 3-D volume (a series of slices "
-            "or one multi-frame file)."
-        )
+        return _single_slice(first)
     for f in files:
         if f.position is None or f.orientation is None or len(f.orientation) != 6 or len(f.position) != 3:
             raise DataError(
@@ -312,6 +319,30 @@ def check_series(series: DicomSeries) -> SeriesStack:
     return SeriesStack(
         [f.path for f in files], geometry, first.modality, first.window, [f.sop_instance for f in files]
     )
+
+
+def _single_slice(f: DicomFile) -> SeriesStack:
+    """One 2-D slice: a volume one slice thick, placed as GDCM places it (without a position or
+    orientation: at the origin, axis-aligned; across the slice SpacingBetweenSlices, else 1 mm)."""
+    check_complete(f)
+    ps = f.pixel_spacing or (1.0, 1.0)
+    if f.orientation is not None and len(f.orientation) == 6:
+        row, col = np.array(f.orientation[:3]), np.array(f.orientation[3:])
+        if min(np.linalg.norm(row), np.linalg.norm(col)) < 1e-6:
+            raise DataError(f"{f.path}: ImageOrientationPatient {f.orientation} is not a valid orientation.")
+        row, col = row / np.linalg.norm(row), col / np.linalg.norm(col)
+        normal = np.cross(row, col)
+        direction = np.stack([row, col, normal / max(np.linalg.norm(normal), 1e-12)], axis=1)
+    else:
+        direction = np.eye(3)
+    position = f.position if f.position is not None and len(f.position) == 3 else (0.0, 0.0, 0.0)
+    geometry = Geometry(
+        (int(f.cols), int(f.rows), 1),
+        (float(ps[1]), float(ps[0]), f.slice_spacing or 1.0),
+        tuple(float(v) for v in position),
+        tuple(float(v) for v in direction.ravel()),
+    )
+    return SeriesStack([f.path], geometry, f.modality, f.window, [f.sop_instance])
 
 
 def check_complete(f: DicomFile) -> None:

@@ -1,4 +1,5 @@
-"""Image geometry (size, spacing, origin, direction) and the checks between an image and its label."""
+"""Image geometry (size, spacing, origin, direction), the one grid check between an image and its
+label (``same_grid``), and fresh images made from voxels and a geometry only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ ORIGIN_FRACTION_OF_VOXEL = 0.05
 
 @dataclass(frozen=True)
 class Geometry:
+    """The voxel grid in SimpleITK (LPS) terms."""
+
     size: tuple[int, int, int]  # (x, y, z) as SimpleITK reports
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
@@ -28,19 +31,31 @@ class Geometry:
             tuple(float(v) for v in image_or_reader.GetDirection()),
         )
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 3x3 direction matrix (columns: the image axes in LPS)."""
+        return np.asarray(self.direction, dtype=float).reshape(3, 3)
+
     def apply_to(self, image: sitk.Image) -> sitk.Image:
         image.SetSpacing(self.spacing)
         image.SetOrigin(self.origin)
         image.SetDirection(self.direction)
         return image
 
+    def image(self, array: np.ndarray) -> sitk.Image:
+        """A fresh SimpleITK image (empty MetaData dictionary) from a (z, y, x) array on this grid."""
+        return self.apply_to(sitk.GetImageFromArray(np.ascontiguousarray(array)))
+
     def reference_image(self) -> sitk.Image:
         ref = sitk.Image([int(v) for v in self.size], sitk.sitkUInt8)
         return self.apply_to(ref)
 
+    def same_grid(self, other: Geometry) -> bool:
+        return same_grid(self, other)
+
     def corners(self) -> np.ndarray:
         """The 8 corners of the voxel-centre bounding box in physical (LPS) coordinates."""
-        d = np.array(self.direction).reshape(3, 3)
+        d = self.matrix
         o = np.array(self.origin)
         s = np.array(self.spacing)
         out = []
@@ -51,24 +66,36 @@ class Geometry:
         return np.array(out)
 
     def to_json(self) -> dict:
+        """The grid as manifest.json and the cache record it (x, y, z order; LPS)."""
         return {
-            "size": list(self.size),
-            "spacing": list(self.spacing),
-            "origin": list(self.origin),
+            "size_xyz": list(self.size),
+            "spacing_xyz": list(self.spacing),
+            "origin_lps": list(self.origin),
             "direction": list(self.direction),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Geometry:
+        """Reads ``to_json`` and the older short keys (size, spacing, origin) of cache entries."""
+
+        def get(key: str) -> list:
+            return data[key] if key in data else data[key.split("_")[0]]
+
         return cls(
-            tuple(int(v) for v in data["size"]),
-            tuple(float(v) for v in data["spacing"]),
-            tuple(float(v) for v in data["origin"]),
+            tuple(int(v) for v in get("size_xyz")),
+            tuple(float(v) for v in get("spacing_xyz")),
+            tuple(float(v) for v in get("origin_lps")),
             tuple(float(v) for v in data["direction"]),
         )
 
 
+def fresh_image(arr: np.ndarray, like: sitk.Image | Geometry) -> sitk.Image:
+    """A new image from voxels and a geometry only (no metadata carried over from any source)."""
+    return (like if isinstance(like, Geometry) else Geometry.of(like)).image(arr)
+
+
 def same_grid(a: Geometry, b: Geometry) -> bool:
+    """The one tolerance for "the label lies on the image grid" (loading, scanning and export)."""
     if a.size != b.size:
         return False
     if not np.allclose(a.spacing, b.spacing, rtol=SPACING_RTOL, atol=1e-6):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.data.content_checks import MAX_LABEL_VALUE
 from engine.errors import DataError
 from engine.resources import color_for_label
 
@@ -36,9 +37,17 @@ class LabelTable:
         return table
 
     def add(self, value: int, name: str | None = None, color: tuple[int, int, int] | None = None) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
+            isinstance(value, float) and value.is_integer()
+        ):
+            raise DataError(f"Label value {value!r} is not a whole number.")
         value = int(value)
         if value < 0:
             raise DataError(f"Label value {value} is negative; label maps must hold values >= 0.")
+        if value > MAX_LABEL_VALUE:
+            raise DataError(
+                f"Label value {value} is above {MAX_LABEL_VALUE}, the largest label value SynthVol can store."
+            )
         if name is None:
             name = "background" if value == 0 else f"label {value}"
         self.entries[value] = LabelInfo(value, name, tuple(color) if color else color_for_label(value))
@@ -108,9 +117,19 @@ class LabelTable:
 
     @classmethod
     def from_json(cls, data: dict) -> LabelTable:
+        """The table of a label_table.json; DataError for anything that is not one (checked before
+        any array is sized by its values)."""
+        items = data.get("labels") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise DataError("the label table lists no labels (expected {\"labels\": [{\"value\": 0, ...}]})")
         table = cls()
-        for item in data.get("labels", []):
-            table.add(int(item["value"]), item.get("name"), item.get("color"))
+        for item in items:
+            if not isinstance(item, dict) or "value" not in item:
+                raise DataError(f"label table entry {item!r} has no value")
+            name = item.get("name")
+            if name is not None and not isinstance(name, str):
+                raise DataError(f"label {item['value']!r}: the name {name!r} is not text")
+            table.add(item["value"], name, _color(item.get("color")))
         return table
 
     def save(self, path: Path) -> None:
@@ -118,7 +137,15 @@ class LabelTable:
 
     @classmethod
     def load(cls, path: Path) -> LabelTable:
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls.from_json(data)
+        except FileNotFoundError:
+            raise DataError(f"{path}: missing; the run folder is incomplete.") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: cannot be read ({exc}).") from None
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}. Restore the run's label_table.json.") from None
 
     def merged(self, other: LabelTable) -> LabelTable:
         """This table plus the entries of ``other`` it does not have (names here win)."""
@@ -127,6 +154,18 @@ class LabelTable:
             if v not in out.entries or out.entries[v].name == f"label {v}":
                 out.entries[v] = info
         return out
+
+
+def _color(value) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)
+    ):
+        return tuple(value)
+    raise DataError(f"colour {value!r} is not three whole numbers from 0 to 255")
 
 
 def read_labels_json(path: Path) -> dict[int, str]:
@@ -156,8 +195,13 @@ def parse_label_names(data, source: Path | str) -> dict[int, str]:
                     names[int(k)] = str(v)  # MSD: {"1": "liver"}
         else:
             raise TypeError(type(data).__name__)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise DataError(f"{source}: label names are not in a form SynthVol knows ({exc}).") from None
+    bad = sorted(v for v in names if not 0 <= v <= MAX_LABEL_VALUE)
+    if bad:
+        raise DataError(
+            f"{source}: label value(s) {bad[:5]} are outside 0-{MAX_LABEL_VALUE}, the values a label map can hold."
+        )
     return names
 
 
@@ -171,7 +215,7 @@ def slicer_segment_names(meta: dict[str, str]) -> dict[int, str]:
             value = int(meta.get(f"Segment{i}_LabelValue", i + 1))
         except ValueError:
             value = i + 1
-        if value > 0:
+        if 0 < value <= MAX_LABEL_VALUE:
             names.setdefault(value, name)
         i += 1
     return names

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from engine.data.cases import CaseRef
 from engine.data.content_checks import check_image_values, check_label_values
 from engine.data.geometry import Geometry, resample_label_to, same_grid
+from engine.data.label_coverage import coverage_mask
 from engine.data.volume_io import explain_reader_error, read_volume
 from engine.errors import DataError
 
@@ -23,6 +24,7 @@ class LoadedCase:
     image: sitk.Image  # float32 (or the stored pixel type, see load_case), the image grid
     label: sitk.Image | None  # stored label values (uint16), on the image grid
     notes: list[str] = field(default_factory=list)
+    coverage: sitk.Image | None = None  # a label from another grid: 1 where it has voxels (else None)
 
 
 def load_image(case: CaseRef, as_float: bool = True) -> sitk.Image:
@@ -48,19 +50,7 @@ def load_image(case: CaseRef, as_float: bool = True) -> sitk.Image:
 
 
 def load_label(case: CaseRef, image: sitk.Image) -> tuple[sitk.Image | None, list[str]]:
-    if case.label is None:
-        return None, []
-    notes: list[str] = []
-    if case.label_kind == "seg":
-        label = _decode_seg(case, image)
-    else:
-        label = read_volume(case.label)
-        check_label_values(sitk.GetArrayViewFromImage(label), case.label)
-        if label.GetPixelID() not in (sitk.sitkUInt8, sitk.sitkUInt16):
-            label = sitk.Cast(label, sitk.sitkUInt16)
-    if not same_grid(Geometry.of(image), Geometry.of(label)):
-        label = resample_label_to(label, image)
-        notes.append(f"{case.label.name}: resampled onto the image grid (nearest neighbour)")
+    label, notes, _ = _label_and_coverage(case, image)
     return label, notes
 
 
@@ -68,8 +58,25 @@ def load_case(case: CaseRef, as_float: bool = True) -> LoadedCase:
     if not case.ok:
         raise DataError(case.error or f"{case.id}: not usable")
     image = load_image(case, as_float)
-    label, notes = load_label(case, image)
-    return LoadedCase(case, image, label, notes)
+    label, notes, coverage = _label_and_coverage(case, image)
+    return LoadedCase(case, image, label, notes, coverage)
+
+
+def _label_and_coverage(case: CaseRef, image: sitk.Image):
+    """The label on the image grid; for a label from another grid also which voxels it covers."""
+    if case.label is None:
+        return None, [], None
+    if case.label_kind == "seg":
+        return _decode_seg(case, image), [], None
+    label = read_volume(case.label)
+    check_label_values(sitk.GetArrayViewFromImage(label), case.label)
+    if label.GetPixelID() not in (sitk.sitkUInt8, sitk.sitkUInt16):
+        label = sitk.Cast(label, sitk.sitkUInt16)  # values checked: 0..65535
+    if same_grid(Geometry.of(image), Geometry.of(label)):
+        return label, [], None
+    coverage = coverage_mask(label, image)
+    notes = [f"{case.label.name}: resampled onto the image grid (nearest neighbour)"]
+    return resample_label_to(label, image), notes, coverage
 
 
 def _decode_seg(case: CaseRef, image: sitk.Image) -> sitk.Image:

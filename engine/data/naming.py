@@ -47,6 +47,26 @@ def role_and_key(filename: str) -> tuple[str | None, str]:
     return None, stem
 
 
+def image_key(stem: str) -> str:
+    """The stem without a trailing image token ('case1_0000' -> 'case1', 'case2_image' -> 'case2');
+    a label token is never cut (an image called 'float_label' keeps its name)."""
+    tokens = [t for t in _SPLIT.split(stem) if t]
+    last = tokens[-1].lower() if tokens else ""
+    if len(tokens) > 1 and (last in IMAGE_TOKENS or last in MODALITY_TOKENS or re.fullmatch(r"000\d", last)):
+        return _join_key(stem, tokens[:-1])
+    return stem
+
+
+def label_key(stem: str) -> str:
+    """The stem without a label token ('case1_seg' -> 'case1', 'seg_case7' -> 'case7')."""
+    tokens = [t for t in _SPLIT.split(stem) if t]
+    if len(tokens) > 1 and tokens[-1].lower() in LABEL_TOKENS:
+        return _join_key(stem, tokens[:-1])
+    if len(tokens) > 1 and tokens[0].lower() in LABEL_TOKENS:
+        return _join_key(stem, tokens[1:])
+    return stem
+
+
 def _join_key(stem: str, tokens: list[str]) -> str:
     """The stem with the role token cut off, keeping the original separators."""
     if not tokens:

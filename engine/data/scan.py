@@ -8,15 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import APP_NAME
 from engine.data.cases import CaseRef, ScanResult
 from engine.data.content_checks import check_image_values, check_label_values
 from engine.data.dicom_series import check_series
 from engine.data.found import Found
 from engine.data.geometry import describe_difference, overlap_fraction, same_grid
+from engine.data.label_coverage import coverage_note, covered_slices
 from engine.data.labels import LabelTable, read_labels_json, slicer_segment_names
 from engine.data.layout_nnunet import find_nnunet_or_msd, read_dataset_json
 from engine.data.layout_tree import find_in_tree
 from engine.data.naming import modality_from_name
+from engine.data.synthvol_exports import (
+    export_label_names,
+    export_read_folder,
+    export_root_of,
+    is_synthvol_export,
+)
 from engine.data.volume_io import read_header, read_voxels
 from engine.errors import DataError
 from engine.events import Control, EventCallback, Log, Progress, ignore_events
@@ -75,6 +83,10 @@ def discover(
                 on_event(Log("warning", f"Skipped {case.id}: {case.error}"))
 
     names = dict(found.label_names)  # dataset.json, DICOM SEG, Slicer .seg.nrrd; labels.json wins
+    export = export_root_of(root if root.is_dir() else root.parent)
+    if export is not None:  # a SynthVol export names its labels in its manifest
+        for value, name in export_label_names(export).items():
+            names.setdefault(value, name)
     labels_json = (root if root.is_dir() else root.parent) / "labels.json"
     if labels_json.is_file():
         try:
@@ -97,6 +109,15 @@ def discover(
 def _find(root: Path, on_event: EventCallback, control: Control) -> Found:
     if root.is_file():
         return _single_file(root)
+    if is_synthvol_export(root):  # one of our own exports: each case once, from one of its formats
+        part = export_read_folder(root)
+        if part is not None:
+            found = _find(part, on_event, control)
+            found.notes.append(
+                f"{root} is a {APP_NAME} export of synthetic cases; read from its {part.relative_to(root)} "
+                "folder (the other formats hold the same cases)."
+            )
+            return found
     try:
         meta = read_dataset_json(root)
     except DataError as exc:  # a broken dataset.json: say so, and find the files without it
@@ -173,11 +194,20 @@ def inspect_case(case: CaseRef, found: Found, verify: bool) -> None:
                 f"{case.label}: the label map does not overlap its image {case.image.name} in space "
                 f"({diff}). Check that they belong to the same scan."
             )
+        first, stop = covered_slices(case.geometry, label_header.geometry)
+        if stop <= first:
+            raise DataError(
+                f"{case.label}: the label map covers no slice of its image {case.image.name} whole "
+                f"({diff}); nothing of this case can be trained on. Check that they belong to the same scan."
+            )
         case.label_resampled = True
         case.warnings.append(
             f"label on a different grid ({diff}); it is resampled onto the image grid with nearest "
             f"neighbour ({100 * min(frac, 1.0):.0f}% of the label lies inside the image)"
         )
+        note = coverage_note(case.geometry, label_header.geometry)
+        if note:
+            case.warnings.append(note)
 
 
 def _check_dicom_pixels(path: Path) -> None:

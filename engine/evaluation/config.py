@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.configs import config_from_dict, config_to_dict
+from engine.configs import JsonConfig
 from engine.errors import ConfigError
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(JsonConfig):
     run: Path | None = None  # a trained run folder
     out: Path | None = None  # the report folder (report.json, report.html, PNGs)
     data: Path | None = None  # None: the run's own dataset and its held-out split
@@ -19,10 +19,18 @@ class EvaluateConfig:
     diversity_maps: int = 8  # diversity: label maps (held-out slices) sampled
     max_slices: int = 200  # held-out slices evaluated, and training slices used for the segmenters
     max_reference_slices: int = 4000  # training slices searched for nearest neighbours (memorisation)
-    segmenter_iterations: int = 250  # utility: the same budget for each of the three segmenters
-    segmenter_batch_size: int = 8
-    segmenter_lr: float = 3e-3
-    segmenter_channels: int = 8  # width of the segmenter's first level
+    # utility: the same segmenter budget for every condition; None: the device's budget
+    # (engine/evaluation/segmenter.py CPU_BUDGET / GPU_BUDGET)
+    segmenter_iterations: int | None = None
+    segmenter_batch_size: int | None = None
+    segmenter_lr: float | None = None
+    segmenter_channels: int | None = None  # width of the segmenter's first level
+    # the utility study (docs/QUALITY.md): off = the quick three-segmenter check only
+    study: bool = False
+    study_ratios: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)  # synthetic slices per real slice
+    study_sources: tuple[str, ...] = ("train", "augment", "rebalance")
+    study_seeds: int = 3
+    rare_label: int | None = None  # a label value; None: the rarest foreground label
     batch_size: int = 8  # slices per generator call
     device: str = "auto"
     checkpoint: Path | None = None  # None: the run's last checkpoint
@@ -46,14 +54,22 @@ class EvaluateConfig:
             problems.append(f"max slices {self.max_slices}: use 2 to 100000")
         if not 1 <= self.max_reference_slices <= 1_000_000:
             problems.append(f"max reference slices {self.max_reference_slices}: use 1 to 1000000")
-        if not 1 <= self.segmenter_iterations <= 1_000_000:
+        if self.segmenter_iterations is not None and not 1 <= self.segmenter_iterations <= 1_000_000:
             problems.append(f"segmenter iterations {self.segmenter_iterations}: use 1 or more")
-        if not 1 <= self.segmenter_batch_size <= 512:
+        if self.segmenter_batch_size is not None and not 1 <= self.segmenter_batch_size <= 512:
             problems.append(f"segmenter batch size {self.segmenter_batch_size}: use 1 to 512")
-        if not 0 < self.segmenter_lr < 1:
+        if self.segmenter_lr is not None and not 0 < self.segmenter_lr < 1:
             problems.append(f"segmenter learning rate {self.segmenter_lr}: use e.g. 3e-3")
-        if not 4 <= self.segmenter_channels <= 128:
+        if self.segmenter_channels is not None and not 4 <= self.segmenter_channels <= 128:
             problems.append(f"segmenter channels {self.segmenter_channels}: use 4 to 128")
+        if self.study:  # the study's own rules
+            from engine.errors import EvaluationError
+            from engine.evaluation.study import StudySettings
+
+            try:
+                StudySettings(tuple(self.study_ratios), tuple(self.study_sources), self.study_seeds).validate()
+            except EvaluationError as exc:
+                problems.append(str(exc))
         if not 1 <= self.batch_size <= 512:
             problems.append(f"batch size {self.batch_size}: use 1 to 512")
         if not 0 <= self.closest_pairs <= 32:
@@ -62,9 +78,18 @@ class EvaluateConfig:
             raise ConfigError("Quality report settings: " + "; ".join(problems))
         return self
 
-    def to_json(self) -> dict:
-        return config_to_dict(self)
+    def segmenter_budget(self, device: str):
+        """The segmenter budget: the device's (CPU or GPU) with the settings given here."""
+        import dataclasses
 
-    @classmethod
-    def from_json(cls, data: dict) -> EvaluateConfig:
-        return config_from_dict(cls, data)
+        from engine.evaluation.segmenter import default_budget
+
+        changes = {
+            "iterations": self.segmenter_iterations,
+            "batch_size": self.segmenter_batch_size,
+            "lr": self.segmenter_lr,
+            "filters": self.segmenter_channels,
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(default_budget(device), seed=self.seed, device=str(device), **changes)
+

@@ -155,3 +155,71 @@ def tstr_figure(per_label: dict[str, dict[str, float]], means: dict[str, float])
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return _png(fig)
+
+
+SOURCE_COLORS = {"train": "#d62728", "augment": "#9467bd", "rebalance": "#ff7f0e"}
+AUG_COLOR = "#7f7f7f"
+
+
+def _band(ax, c: dict | None, key, color: str, label: str) -> None:
+    if c is None:
+        return
+    mean, ci = key(c)
+    if mean is None:
+        return
+    ax.axhline(mean, color=color, linewidth=1.2, label=label)
+    if ci:
+        ax.axhspan(ci[0], ci[1], color=color, alpha=0.15, linewidth=0)
+
+
+def study_figure(study: dict) -> bytes:
+    """Dice against the synthetic:real ratio, one line per label source (95% intervals as error
+    bars), ``real`` and ``real+augmentation`` as bands; a second panel for the rare label."""
+    conds = study["conditions"]
+    by = {c["name"]: c for c in conds if c["name"] != "real+synthetic"}
+    rare = study.get("rare_label")
+    panels = [("mean Dice over the labels", lambda c: (c["dice_mean"], c.get("dice_ci95")))]
+    if rare:
+        panels.append(
+            (
+                f"rare label: {rare}",
+                lambda c: (
+                    c["per_label"].get(rare, {}).get("dice_mean"),
+                    c["per_label"].get(rare, {}).get("dice_ci95"),
+                ),
+            )
+        )
+    fig = Figure(figsize=(5.2 * len(panels), 3.6))
+    ratios = sorted({c["ratio"] for c in conds if c["name"] == "real+synthetic"})
+    for k, (title, key) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        _band(ax, by.get("real"), key, REAL_COLOR, "real")
+        _band(ax, by.get("real+augmentation"), key, AUG_COLOR, "real + augmentation")
+        for source in study.get("sources", []):
+            pts = sorted((c["ratio"], *key(c)) for c in conds if c["name"] == "real+synthetic" and c["label_source"] == source)
+            pts = [p for p in pts if p[1] is not None]
+            if not pts:
+                continue
+            x = np.array([p[0] for p in pts])
+            y = np.array([p[1] for p in pts])
+            err = np.array([[m - (ci or [m, m])[0], (ci or [m, m])[1] - m] for _, m, ci in pts]).T
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=SOURCE_COLORS.get(source, MIX_COLOR),
+                        label=f"real + synthetic ({source} maps)")
+        rsa = by.get("real+synthetic+augmentation")
+        if rsa is not None and key(rsa)[0] is not None:
+            ax.plot([rsa["ratio"]], [key(rsa)[0]], marker="*", markersize=12, color="k", linestyle="none",
+                    label="real + synthetic + augmentation")
+        syn = by.get("synthetic")
+        if syn is not None and key(syn)[0] is not None:
+            ax.plot([], [], " ", label=f"synthetic alone: {key(syn)[0]:.3f}")
+        if ratios:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ratios, [f"{r:g}" for r in ratios])
+        ax.set_xlabel("synthetic slices per real slice", fontsize=8)
+        ax.set_ylabel("Dice on held-out real slices", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        if k == 0:
+            ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return _png(fig)

@@ -1,44 +1,32 @@
-"""Progress over the report's stages in one count of work units, with stop and pause checked on
-every tick (the engine contract)."""
+"""Progress over the report's stages in one count of work units, with the stop/pause point on every
+tick (a ``TaskState``, as every long job of the engine has)."""
 
 from __future__ import annotations
 
-from engine.events import Control, EventCallback, Progress, ProgressClock
+from engine.events import Control, EventCallback, TaskState
 
 
-class ReportProgress:
+class ReportProgress(TaskState):
     """``tick(n)`` after each unit of work (a generated slice, a segmenter iteration...)."""
 
     def __init__(self, on_event: EventCallback, control: Control, total: int = 1) -> None:
-        self.on_event, self.control = on_event, control
-        self.total, self.done, self.stage = max(1, int(total)), 0, ""
-        self.clock = ProgressClock(self.total)
+        super().__init__(on_event, control, total)
+
+    @property
+    def stage(self) -> str:
+        return self.message
 
     def plan(self, total: int) -> None:
-        self.total = max(1, int(total))
-        self.clock = ProgressClock(self.total, self.done)
-
-    def check(self) -> None:
-        self.control.raise_if_stopped()
-        if self.control.wait_while_paused():
-            self.clock.pause_gap()
-            self.control.raise_if_stopped()
+        self.restart(total)
 
     def start(self, stage: str) -> None:
-        self.stage = stage
+        self.message = stage
         self.check()
-        self._emit()
+        self.progress()
 
     def tick(self, n: int = 1) -> None:
-        self.done = min(self.total, self.done + int(n))
-        self._emit()
+        self.progress(min(self.total, self.done + int(n)))
         self.check()
 
     def finish(self, message: str = "Report written") -> None:
-        self.done = self.total
-        self.stage = message
-        self._emit()
-
-    def _emit(self) -> None:
-        rate, eta = self.clock.update(self.done)
-        self.on_event(Progress(self.done, self.total, self.stage, rate, eta))
+        self.progress(self.total, message)

@@ -2,7 +2,7 @@
 
 Cases are prepared exactly as training prepares them (oriented so slices are axial, resampled
 in-plane to the run's spacing, normalised to [-1, 1], through the same cache), and every slice is
-centre-cropped or padded to the run's image size. Two sets of slices:
+taken whole, padded to one size (the largest slice, rounded up to the generator's size multiple). Two sets of slices:
 
 - training slices: the run's training cases (for a single-case run, the slices outside the
   held-out block and its context margin), used as the memorisation reference and to train the
@@ -26,10 +26,11 @@ from engine.data.cache import CachedVolume, PreprocessParams, prepare_cases, res
 from engine.data.labels import LabelTable
 from engine.data.normalization import IntensityNormalization
 from engine.data.scan import discover
-from engine.data.slices import crop_or_pad, label_context, one_hot
+from engine.data.slices import crop_or_pad, label_context, one_hot, padded_size
 from engine.data.split import DataSplit, training_slices, validation_slices
 from engine.errors import DataError, EvaluationError
 from engine.events import Control, EventCallback, ignore_events
+from engine.models.config import ModelConfig
 from engine.training.run_folder import TrainingRun
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class EvaluationData:
     volumes: list[CachedVolume]
     train_rows: np.ndarray  # (N, 2): volume index, z  (foreground slices of the training split)
     heldout_rows: np.ndarray  # (M, 2)
-    image_size: int
+    slice_shape: tuple[int, int]  # whole slices, padded to this (the generator's size multiple)
     context_slices: int
     label_table: LabelTable
     normalization: IntensityNormalization
@@ -60,10 +61,10 @@ class EvaluationData:
         return opened[v]
 
     def slices(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, S, S) float32 in [-1, 1] and classes (N, S, S) uint8, centre-cropped/padded."""
-        s = self.image_size
-        images = np.empty((len(rows), s, s), np.float32)
-        classes = np.empty((len(rows), s, s), np.uint8)
+        """Whole images (N, H, W) float32 in [-1, 1] and classes (N, H, W) uint8, padded to ``slice_shape``."""
+        s = self.slice_shape
+        images = np.empty((len(rows), *s), np.float32)
+        classes = np.empty((len(rows), *s), np.uint8)
         opened: dict = {}
         for i, (v, z) in enumerate(np.asarray(rows).reshape(-1, 2)):
             image, label = self._arrays(int(v), opened)
@@ -78,14 +79,25 @@ class EvaluationData:
         out, opened = [], {}
         for v, z in np.asarray(rows).reshape(-1, 2):
             _, label = self._arrays(int(v), opened)
+            out.append(self.label_contexts(label, [z]))
+        return np.concatenate(out) if out else self.label_contexts(np.zeros((1, 1, 1), np.uint8), [])
+
+    def label_contexts(self, label: np.ndarray, zs) -> np.ndarray:
+        """The contexts of slices ``zs`` of any label volume (z, y, x) of class indices on this grid."""
+        out = []
+        for z in zs:
             ctx = label_context(label, int(z), self.context_slices)
-            (ctx,) = crop_or_pad([ctx], self.image_size, None, [0])
+            (ctx,) = crop_or_pad([ctx], self.slice_shape, None, [0])
             out.append(one_hot(np.ascontiguousarray(ctx), self.num_classes))
-        return (
-            np.stack(out)
-            if out
-            else np.zeros((0, self.num_classes, self.image_size, self.image_size), np.float32)
-        )
+        shape = (0, self.num_classes * (2 * self.context_slices + 1), *self.slice_shape)
+        return np.stack(out) if out else np.zeros(shape, np.float32)
+
+    def label_slices(self, label: np.ndarray, zs) -> np.ndarray:
+        """Class maps (N, S, S) uint8 of slices ``zs`` of a label volume, centre-cropped/padded."""
+        out = np.empty((len(zs), *self.slice_shape), np.uint8)
+        for i, z in enumerate(zs):
+            (out[i],) = crop_or_pad([np.asarray(label[int(z)])], self.slice_shape, None, [0])
+        return out
 
     def neighbours(self, row: np.ndarray, count: int) -> np.ndarray:
         """``count`` consecutive slices of the same volume around ``row`` (rows, clipped to the volume)."""
@@ -99,18 +111,21 @@ class EvaluationData:
         return [self.volumes[int(v)].case_id for v, _ in np.asarray(rows).reshape(-1, 2)]
 
     def units_range(self, rows: np.ndarray) -> np.ndarray:
-        """(N, 2) the (low, high) of each slice's case: [-1, 1] maps back to HU / MR units with it."""
+        """(N, P) each slice's case's intensity-map parameters: [-1, 1] maps back to HU / MR units with them."""
         return np.array([self.volumes[int(v)].norm for v, _ in np.asarray(rows).reshape(-1, 2)], np.float64)
 
     def to_units(self, x: np.ndarray, ranges: np.ndarray) -> np.ndarray:
-        """Normalised slices (N, H, W) -> HU / MR units with one (low, high) per slice."""
-        lo = ranges[:, 0].reshape(-1, 1, 1)
-        hi = ranges[:, 1].reshape(-1, 1, 1)
-        return ((np.asarray(x, np.float32) + 1.0) * 0.5 * (hi - lo) + lo).astype(np.float32)
+        """Normalised slices (N, H, W) -> HU / MR units with one parameter row per slice (the
+        run's own inverse map: piecewise linear for CT, percentiles and bright tail for MR)."""
+        x = np.asarray(x, np.float32)
+        out = np.empty(x.shape, np.float32)
+        for i in range(len(x)):
+            out[i] = self.normalization.inverse(x[i], tuple(ranges[i]))
+        return out
 
     @property
-    def synthetic_range(self) -> tuple[float, float]:
-        """The (low, high) that maps synthetic slices back to HU / MR units (what export uses)."""
+    def synthetic_range(self) -> tuple[float, ...]:
+        """The parameters that map synthetic slices back to HU / MR units (what export uses)."""
         return self.normalization.reference
 
     @property
@@ -135,9 +150,10 @@ def _foreground_rows(volumes: list[CachedVolume], per_case: dict[str, np.ndarray
 
 
 def _prepare(cases, table, training: dict, spacing_mm: float, modality: str, force: bool, on_event, control):
-    params = PreprocessParams(
-        spacing_mode=training.get("spacing_mode", "fit"), image_size=int(training["image_size"])
-    )
+    from engine.training.config import TrainingConfig
+    from engine.training.setup import preprocess_params
+
+    params = preprocess_params(TrainingConfig.from_json(training))  # as training made it: the same cache
     if force or abs(resolve_spacing(cases, params) - spacing_mm) > 1e-6:
         params = PreprocessParams(
             spacing_mode="median", image_size=params.image_size, in_plane_spacing=spacing_mm
@@ -159,7 +175,7 @@ def load_evaluation_data(
     table = run.read_label_table()
     norm = run.read_normalization()
     spacing_mm = float(record["spacing_mm"])
-    image_size = int(training["image_size"])
+    multiple = ModelConfig(**record["model"]).size_multiple
     context = int(record["model"].get("context_slices", training.get("context_slices", 1)))
     manifest = run.read_manifest()
     split = DataSplit.from_json(manifest["split"])
@@ -211,7 +227,8 @@ def load_evaluation_data(
             "The held-out real cases hold no labelled slice; the report needs labelled held-out data."
         )
     return EvaluationData(
-        volumes, train_rows, held_rows, image_size, context, table, norm, mode, desc, heldout_cases
+        volumes, train_rows, held_rows, padded_size(volumes, multiple), context, table, norm, mode, desc,
+        heldout_cases,
     )
 
 

@@ -20,20 +20,25 @@ from engine.evaluation.intensity import histograms, intensity_summary, intensity
 from engine.evaluation.memorization import memorization_from_features, slice_features
 from engine.evaluation.progress import ReportProgress
 from engine.evaluation.real_data import EvaluationData, load_evaluation_data, spread
+from engine.evaluation.realism import MAX_SLAB, realism_report, realism_verdict
 from engine.evaluation.sampling import RunSliceGenerator, SliceGenerator, generate_for_rows
 from engine.evaluation.schema import check_report, clean_json
-from engine.evaluation.utility import SegmenterSettings, tstr_measures
+from engine.evaluation.study import heldout_set, study_plan, study_settings, tstr_from_study, utility_study
+from engine.evaluation.utility import tstr_measures
 from engine.evaluation.verdicts import (
     diversity_verdict,
     fidelity_verdict,
     intensity_verdict,
     memorization_verdict,
+    utility_study_verdict,
     utility_verdict,
 )
 from engine.evaluation.writer import write_report
 from engine.events import Control, EventCallback, Finished, Log, Progress, ignore_events
+from engine.release import Release
 from engine.training.devices import resolve_device, set_cpu_threads
 from engine.training.run_folder import TrainingRun
+from engine.training.run_lock import RunLock
 
 log = logging.getLogger(__name__)
 FEATURE_CHUNK = 256
@@ -62,7 +67,20 @@ def evaluate_run(
     generator: SliceGenerator | None = None,
 ) -> dict:
     """Compute the report and write it to ``config.out``; returns the report.json dict.
-    ``generator`` replaces the run's own generator (tests, other models)."""
+    ``generator`` replaces the run's own generator (tests, other models). Holds the run folder's
+    lock meanwhile (one job per run folder)."""
+    cfg = config.validate()
+    if not TrainingRun(cfg.run).exists():
+        raise EvaluationError(f"{cfg.run}: not a SynthVol run folder (no config.json); train a model first.")
+    with RunLock(cfg.run, "evaluating") as lock:
+        for text in lock.notes:
+            on_event(Log("warning", text))
+        return _evaluate_locked(cfg, on_event, control, generator)
+
+
+def _evaluate_locked(
+    config: EvaluateConfig, on_event: EventCallback, control: Control | None, generator: SliceGenerator | None
+) -> dict:
     cfg = config.validate()
     control = control or Control()
     started = time.perf_counter()
@@ -93,14 +111,13 @@ def evaluate_run(
     div_rows = held[spread(len(held), cfg.diversity_maps)]
     s = cfg.samples_per_map
     gens = len(held) * (2 if generator.has_style else 1)
-    progress.plan(
-        gens
-        + len(div_rows) * s
-        + max(1, len(ref_rows) // 20)
-        + len(seg_rows)
-        + 3 * cfg.segmenter_iterations
-        + 1
+    budget = cfg.segmenter_budget(str(device))
+    study_cfg = study_settings(cfg, budget) if cfg.study else None
+    utility_work = (
+        study_plan(study_cfg, len(seg_rows))[0] if study_cfg else len(seg_rows) + 3 * (budget.iterations + 1)
     )
+    realism_work = 2 * min(MAX_SLAB, len(data.heldout_rows))
+    progress.plan(gens + len(div_rows) * s + max(1, len(ref_rows) // 20) + utility_work + realism_work + 1)
 
     def generate(rows, seeds):
         return generate_for_rows(data.contexts, rows, generator, seeds, cfg.batch_size, progress.tick)
@@ -122,8 +139,11 @@ def evaluate_run(
             ssim_foreground_mean_style=fm["ssim_foreground"],
         )
     w1 = intensity_w1(real_units, syn_units, classes, names, seed=cfg.seed)
-    low, high = data.synthetic_range
-    intensity = intensity_summary(w1, names, high - low, data.units)
+    intensity = intensity_summary(w1, names, data.normalization.yardstick_width, data.units)
+
+    # --- realism: a slab of consecutive held-out slices, two seeds (engine/evaluation/realism.py)
+    progress.start("Realism: sharpness, texture, bone range, seed diversity, through-plane change")
+    realism = realism_report(data, generator, names, cfg.seed, cfg.batch_size, progress.tick)
 
     # --- diversity: several styles per held-out label map, against real neighbouring slices
     progress.start(f"Diversity: {s} styles for {len(div_rows)} label maps")
@@ -156,22 +176,19 @@ def evaluate_run(
         {"map": held_where[i], "distance": float(memo["nn_synthetic"][i])} for i in memo["flagged_indices"]
     ]
 
-    # --- utility: segmenters trained on real / synthetic / both, tested on held-out real
-    progress.start(f"Utility: generating {len(seg_rows)} synthetic training slices")
-    seg_real, seg_classes = data.slices(seg_rows)
-    seg_syn = generate(seg_rows, volume_seeds(cfg.seed, seg_rows))
-    progress.start("Utility: training three segmenters")
-    settings = SegmenterSettings(
-        cfg.segmenter_iterations,
-        cfg.segmenter_batch_size,
-        cfg.segmenter_lr,
-        cfg.segmenter_channels,
-        cfg.seed,
-        device=str(device),
-    )
-    tstr = tstr_measures(
-        (seg_real, seg_classes), (seg_syn, seg_classes), (real, classes), names, settings, progress.tick
-    )
+    # --- utility: the study (every condition, several seeds), or the quick three-segmenter check
+    study = None
+    if study_cfg is not None:
+        study = utility_study(data, generator, names, study_cfg, progress.tick, progress.start)
+        tstr = tstr_from_study(study)
+    else:
+        progress.start(f"Utility: generating {len(seg_rows)} synthetic training slices")
+        seg_real, seg_classes = data.slices(seg_rows)
+        seg_syn = generate(seg_rows, volume_seeds(cfg.seed, seg_rows))
+        progress.start("Utility: training three segmenters")
+        tstr = tstr_measures(
+            (seg_real, seg_classes), (seg_syn, seg_classes), heldout_set(data, held), names, budget, progress.tick
+        )
 
     progress.start("Writing the report")
     verdicts = {
@@ -180,7 +197,10 @@ def evaluate_run(
         "diversity": diversity_verdict(diversity),
         "memorization": memorization_verdict(memo),
         "tstr": utility_verdict(tstr),
+        "realism": realism_verdict(realism),
     }
+    if study is not None:
+        verdicts["utility_study"] = utility_study_verdict(study)
     report = {
         "fidelity": fidelity,
         "intensity_w1": w1,
@@ -190,6 +210,8 @@ def evaluate_run(
             k: v for k, v in memo.items() if k not in ("nn_synthetic", "nn_real", "nn_real_index")
         },
         "tstr": tstr,
+        "realism": realism,
+        **({"utility_study": study} if study is not None else {}),
         "verdicts": verdicts,
         "run": str(run.folder.resolve()),
         "checkpoint": checkpoint,
@@ -218,7 +240,10 @@ def evaluate_run(
         "nn": (memo["nn_synthetic"], memo["nn_real"]),
     }
     clean = check_report(clean_json(report))
-    write_report(Path(cfg.out), clean, figures, control)
+    write_report(Path(cfg.out), clean, figures, control, release=Release.of(run))
+    from engine.training.tensorboard_log import log_quality_report
+
+    log_quality_report(run.tensorboard_dir, clean)  # the run's TensorBoard shows the report's measures too
     progress.finish()
     on_event(Log("info", f"Quality report written to {cfg.out} in {clean['seconds']:.0f} s"))
     on_event(Finished(clean))
@@ -234,9 +259,9 @@ def _notes(data: EvaluationData, fidelity: dict) -> list[str]:
             "about new patients."
         )
     if data.normalization.modality == "CT":
-        lo, hi = data.normalization.ct_window
+        lo, hi = data.normalization.value_range
         notes.append(
-            f"HU values are compared inside the training window {lo:g} to {hi:g} HU (values outside it are "
+            f"HU values are compared inside the model's range {lo:g} to {hi:g} HU (values outside it are "
             "clipped on both sides, as the model only produces values inside it)."
         )
     else:

@@ -24,11 +24,14 @@ class SliceGenerator(Protocol):
 
 
 class RunSliceGenerator:
-    """The EMA generator of a trained run as a slice generator."""
+    """The EMA generator of a trained run as a slice generator. Noise, like the style, comes from
+    the seed (``None``: seed 0): the n-th slice asked for with a seed gets that seed's n-th noise
+    draw, as the n-th slice of an exported volume does, so a report is reproducible."""
 
     def __init__(self, synthesizer: Synthesizer) -> None:
         self.synthesizer = synthesizer
         self.has_style = synthesizer.model_cfg.style_dim > 0
+        self._drawn: dict[int | None, int] = {}
 
     @torch.no_grad()
     def __call__(self, contexts: np.ndarray, style_seed: int | None) -> np.ndarray:
@@ -36,8 +39,15 @@ class RunSliceGenerator:
         x = torch.from_numpy(np.ascontiguousarray(contexts, dtype=np.float32)).to(synth.device)
         z = synth.style(style_seed) if (style_seed is not None and self.has_style) else None
         if z is not None:
-            z = z.to(synth.device).expand(len(x), -1)
-        return synth.generator(x, z).float().clamp(-1, 1).cpu().numpy()[:, 0]
+            z = z.to(synth.device)
+        first = self._drawn.get(style_seed, 0)
+        self._drawn[style_seed] = first + len(x)
+        seed = 0 if style_seed is None else style_seed
+        noise = None
+        if synth.noise_levels:
+            h, w = x.shape[-2:]
+            noise = torch.cat([synth.slice_noise(seed, first + i, h, w) for i in range(len(x))]).to(synth.device)
+        return synth.forward_slices(x, z, noise).float().clamp(-1, 1).cpu().numpy()[:, 0]
 
 
 class FunctionSliceGenerator:

@@ -78,6 +78,41 @@ def report_problems(report: dict) -> list[str]:
         for name, scores in per_label.items():
             for key in ("real", "synthetic", "mixed"):
                 number(f"tstr.per_label.{name}.{key}", (scores or {}).get(key), 0.0, 1.0)
+    if "utility_study" in report:
+        problems += study_problems(report["utility_study"], number)
+    return problems
+
+
+STUDY_CONDITIONS = ("real", "real+augmentation", "synthetic", "real+synthetic", "real+synthetic+augmentation")
+
+
+def study_problems(study: Any, number) -> list[str]:
+    """What is missing or out of range in the ``utility_study`` section."""
+    if not isinstance(study, dict) or not isinstance(study.get("conditions"), list) or not study["conditions"]:
+        return ["utility_study.conditions: missing or empty"]
+    problems = []
+    if not isinstance(study.get("segmenter"), dict):
+        problems.append("utility_study.segmenter: missing")
+    if isinstance(study.get("test_cases"), bool) or not isinstance(study.get("test_cases"), int):
+        problems.append("utility_study.test_cases: missing")
+    names = set()
+    for i, c in enumerate(study["conditions"]):
+        where = f"utility_study.conditions[{i}]"
+        if c.get("name") not in STUDY_CONDITIONS:
+            problems.append(f"{where}.name: {c.get('name')!r} is not one of {', '.join(STUDY_CONDITIONS)}")
+        names.add(c.get("name"))
+        number(f"{where}.dice_mean", c.get("dice_mean"), 0.0, 1.0)
+        ci = c.get("dice_ci95")
+        if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and ci[0] <= c.get("dice_mean", 0) <= ci[1]):
+            problems.append(f"{where}.dice_ci95: {ci!r} is not an interval around the mean")
+        for key in ("ratio", "label_source", "augmentation", "seeds", "per_label"):
+            if key not in c:
+                problems.append(f"{where}.{key}: missing")
+        for name, lab in (c.get("per_label") or {}).items():
+            number(f"{where}.per_label.{name}.dice_mean", (lab or {}).get("dice_mean"), 0.0, 1.0)
+    for needed in ("real", "real+augmentation", "synthetic"):
+        if needed not in names:
+            problems.append(f"utility_study: no {needed!r} condition")
     return problems
 
 
@@ -127,12 +162,21 @@ def summary_table(report: dict) -> str:
             f"mixed {t['dice_mixed']:.3f}; ratio {t['ratio']:.3f}, gain {t.get('gain', 0.0):+.3f}",
         ),
     ]
+    study = report.get("utility_study")
+    if study:
+        best = study.get("best") or {}
+        real = next(c for c in study["conditions"] if c["name"] == "real")
+        aug = next(c for c in study["conditions"] if c["name"] == "real+augmentation")
+        text = f"Dice real {real['dice_mean']:.3f}, real+augmentation {aug['dice_mean']:.3f}"
+        if best:
+            text += f", best mix {best['dice_mean']:.3f} ({best['label_source']} maps, {best['ratio']:g} per real)"
+        rows.append(("Utility study", text + f"; {len(study['seeds'])} seeds, {study['test_cases']} test case(s)"))
     width = max(len(r[0]) for r in rows)
     lines = [f"{name:<{width}}  {text}" for name, text in rows]
     verdicts = report.get("verdicts", {})
     if verdicts:
         lines.append("")
-        for key, name in zip(MEASURES, (r[0] for r in rows)):
+        for key, name in zip((*MEASURES, "utility_study"), (r[0] for r in rows)):
             v = verdicts.get(key)
             if v:
                 lines.append(f"{name:<{width}}  [{v['status']}] {v['text']}")

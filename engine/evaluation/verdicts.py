@@ -123,7 +123,8 @@ def utility_verdict(t: dict) -> dict:
         )
     status = "good" if ratio >= TSTR_GOOD else "fair" if ratio >= TSTR_FAIR else "poor"
     weak = real < WEAK_REAL_DICE
-    if weak and status == "good":
+    one_seed = t.get("seeds", 1) < 3
+    if (weak or one_seed) and status == "good":
         status = "fair"
     lead = {
         "good": "Synthetic data trains a segmenter about as well as real data",
@@ -142,4 +143,83 @@ def utility_verdict(t: dict) -> dict:
             f" The segmenter trained on real data is itself weak (Dice {real:.2f} < {WEAK_REAL_DICE}), so "
             "this comparison is rough; give the segmenters more iterations."
         )
+    if one_seed:
+        text += " One seed, no interval: a quick check; the utility study (evaluate --study) gives the verdict."
     return _v(status, text)
+
+
+def _ci(c: dict) -> str:
+    ci = c.get("dice_ci95")
+    return f"{c['dice_mean']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{c['dice_mean']:.3f} (no interval)"
+
+
+def utility_study_verdict(s: dict) -> dict:
+    """The utility study: does synthetic data help, and more than augmentation? Never "good"
+    without intervals that support it, at most "fair" with one or two test patients."""
+    by = {}
+    for c in s["conditions"]:
+        by.setdefault(c["name"], c)
+    real, aug = by.get("real"), by.get("real+augmentation")
+    syn, rsa = by.get("synthetic"), by.get("real+synthetic+augmentation")
+    b = s["segmenter"]
+    budget = (
+        f"Budget: {b['iterations']} iterations of {b['batch_size']} patches ({b['patch_size'][0]}x{b['patch_size'][1]} px), "
+        f"learning rate {b['lr']:g}, {len(s['seeds'])} seed(s) per condition."
+    )
+    if real is None or real["dice_mean"] < 0.01:
+        return _v("poor", "The segmenter trained on real slices failed; the study says nothing. " + budget)
+    rec, goals = s.get("recommended") or {}, s.get("goals") or {}
+    helps = rec.get("ratio") is not None
+    beaten = goals.get("augmentation_beaten", {})
+    beats_aug = bool(beaten.get("met")) and (beaten.get("ci95") or [0.0])[0] > 0
+    syn_share = goals.get("synthetic_vs_real", {}).get("measured", 0.0)
+    if helps and beats_aug:
+        status = "good"
+        lead = "Synthetic data helps the segmenter, more than classic augmentation alone"
+    elif helps:
+        status = "fair"
+        lead = "Adding synthetic data helps the segmenter, but not beyond classic augmentation"
+    elif syn_share >= TSTR_FAIR:
+        status = "fair"
+        lead = "Synthetic data trains a segmenter, but adding it to real data does not help yet"
+    else:
+        status = "poor"
+        lead = "The synthetic data does not help a segmenter yet"
+    few = s["test_cases"] < 3 or not s.get("patient_level", True)
+    if few and status == "good":
+        status = "fair"
+    parts = [f"{lead}: real {_ci(real)}"]
+    if aug is not None:
+        parts.append(f"real+augmentation {_ci(aug)}")
+    if syn is not None:
+        parts.append(f"synthetic alone {_ci(syn)} ({100 * syn_share:.0f}% of real)")
+    best = s.get("best")
+    if best:
+        parts.append(f"best mix ({best['label_source']} maps, {best['ratio']:g} synthetic per real) {best['dice_mean']:.3f}")
+    if rsa is not None:
+        parts.append(f"with augmentation {_ci(rsa)}")
+    text = "; ".join(parts) + " (mean Dice on held-out real slices, 95% interval)."
+    if helps:
+        text += (
+            f" Recommended mix: {rec['ratio']:g} synthetic per real from {rec['label_source']} maps "
+            f"(+{rec['gain']:.3f} Dice over real)."
+        )
+    else:
+        text += " No mix is recommended: none beat real data by 0.01 Dice with an interval above 0."
+    rare = s.get("rare_label")
+    if rare and "rare_label_gain" in goals:
+        g = goals["rare_label_gain"]
+        text += f" Rare label {rare}: rebalanced maps change its Dice by {g['measured']:+.3f} (goal +{g['target']:.2f})."
+    if s.get("unlearned_labels"):
+        text += (
+            f" No condition learns {', '.join(s['unlearned_labels'])} (best Dice below 0.1): the budget or the "
+            "data cannot teach it."
+        )
+    if not s.get("patient_level", True):
+        text = (
+            "Indicative only: the test slices are a held-out block of the training patient, not a new patient. "
+            + text
+        )
+    elif few:
+        text = f"Indicative only ({s['test_cases']} held-out patient(s)). " + text
+    return _v(status, text + " " + budget)

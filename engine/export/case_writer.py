@@ -1,7 +1,8 @@
 """Write one case in every requested format and describe it for the manifest.
 
-NIfTI compression runs in worker threads while the DICOM slices and the SEG are written here; the
-case is finished (all its files on disk) before the next one is loaded.
+NIfTI compression, the voxel checksums and the 3D Slicer files run in worker threads while the DICOM
+slices and the SEG are written here; the case is finished (all its files on disk) before the next one
+is loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.data.labels import LabelTable
-from engine.export import dicom_seg, dicom_series, nifti, nnunet
+from engine.export import dicom_seg, dicom_series, nifti, nnunet, slicer
 from engine.export.config import ExportCase
 from engine.export.dicom_header import CaseIdentity, Provenance
 from engine.export.progress import ExportProgress
@@ -47,8 +48,12 @@ def write_case(
     dicom = case.synthetic and "dicom" in plan.formats
     with_seg = dicom and bool(dicom_seg.segment_numbers(plan.table))
     nifti_out = case.synthetic and "nifti" in plan.formats
+    slicer_out = case.synthetic and "slicer" in plan.formats
     n_files = (
-        (prepared.n_slices + int(with_seg) if dicom else 0) + 2 * int(nifti_out) + 2 * int(bool(nnunet_id))
+        (prepared.n_slices + int(with_seg) if dicom else 0)
+        + 2 * int(nifti_out)
+        + 2 * int(bool(nnunet_id))
+        + 2 * int(slicer_out)
     )
     progress.case_planned(n_files)
     dropped = prepared.notes.get("label_values_not_in_table_set_to_0")
@@ -58,13 +63,17 @@ def write_case(
         )
 
     files: list[Path] = []
+    checksums = plan.pool.submit(prepared.checksums)  # hashlib releases the GIL: beside the DICOM work
     jobs = _submit_nifti(plan, prepared, nifti_out, nnunet_id)
+    if slicer_out:
+        jobs.append(_submit_slicer(plan, prepared))
     entry = _entry(prepared, nnunet_id)
     try:
         if dicom:
             entry.update(_write_dicom(plan, prepared, number, with_seg, progress, files))
     finally:
-        wait([future for future, _ in jobs])  # no worker may still be writing after this returns
+        wait([checksums, *(future for future, _ in jobs)])  # no worker may still be writing after this
+    entry.update(checksums.result())
     for future, paths in jobs:
         future.result()  # a worker's error, if any
         for path in paths:
@@ -85,7 +94,6 @@ def _entry(prepared: PreparedCase, nnunet_id: str | None) -> dict[str, Any]:
         "pixels": {**prepared.pixel_info, "window_center_width": list(prepared.window)},
         "label_dtype": prepared.label.dtype.name,
         "label_values_present": prepared.label_values_present,
-        **prepared.checksums(),
     }
     if prepared.notes:
         entry["notes"] = dict(prepared.notes)
@@ -121,9 +129,13 @@ def _write_dicom(
     series_dir = case_dir / dicom_series.series_folder_name(case.modality)
     headers = dicom_series.write_series(series_dir, prepared, who, uids, plan.prov, on_file)
     if with_seg:
-        seg = dicom_seg.build_seg(prepared, headers, who, uids, plan.prov, plan.table, plan.seg_type)
         progress.check()
-        on_file(dicom_seg.write_seg(case_dir / dicom_seg.SEG_FOLDER, seg))
+        seg_dir = case_dir / dicom_seg.SEG_FOLDER
+        path = dicom_seg.write_case_seg(
+            seg_dir, prepared, headers, who, uids, plan.prov, plan.table, plan.seg_type
+        )
+        if path is not None:
+            on_file(path)
     return {
         "patient_id": who.patient_id,
         "patient_name": who.patient_name,
@@ -161,6 +173,19 @@ def _submit_nifti(
         plain = nifti.write_uncompressed(prepared.label_image(classes), class_targets[0])
         jobs.append(_job(plan.pool, plain, class_targets))
     return jobs
+
+
+def _submit_slicer(plan: ExportPlan, prepared: PreparedCase) -> tuple[Future, list[Path]]:
+    """The 3D Slicer image and segmentation files, written in a worker (SimpleITK releases the GIL)."""
+    folder = plan.root / slicer.FOLDER
+    image_path = folder / slicer.image_name(prepared.case.case_id)
+    seg_path = folder / slicer.segmentation_name(prepared.case.case_id)
+
+    def write() -> None:
+        slicer.write_image(prepared.image(), image_path)
+        slicer.write_segmentation(prepared.label_image(), prepared.label, plan.table, seg_path)
+
+    return plan.pool.submit(write), [image_path, seg_path]
 
 
 def _job(pool: Executor, plain: Path, targets: list[Path]) -> tuple[Future, list[Path]]:

@@ -10,10 +10,12 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from engine.configs import config_from_dict, config_to_dict
+from engine.configs import JsonConfig
 from engine.errors import ConfigError
 
-FORMATS = ("dicom", "nifti", "nnunet")
+FORMATS = ("dicom", "nifti", "nnunet", "slicer")  # every format an export can write
+DEFAULT_FORMATS = ("dicom", "nifti", "nnunet")  # what an export writes unless told otherwise
+FORMAT_FOLDERS = {"dicom": "dicom", "nifti": "nifti", "nnunet": "nnUNet_raw", "slicer": "slicer"}  # OUT/<folder>
 SEG_TYPES = ("BINARY", "LABELMAP")
 MODALITIES = ("CT", "MR")
 _SAFE_CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -32,11 +34,11 @@ class ExportCase:
 
 
 @dataclass
-class ExportConfig:
-    """Where and what to write. JSON round-trippable (``to_dict`` / ``from_dict``)."""
+class ExportConfig(JsonConfig):
+    """Where and what to write (the config convention of engine.configs)."""
 
     out_dir: Path
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     dataset_name: str = "SynthVol"  # nnU-Net Dataset5NN_<Name>, sanitised to [A-Za-z0-9]
     dataset_id: int = 501  # 500-999 (1-10 are the Decathlon tasks)
     overwrite: bool = False
@@ -49,8 +51,9 @@ class ExportConfig:
         if isinstance(self.formats, (list, str)):
             self.formats = (self.formats,) if isinstance(self.formats, str) else tuple(self.formats)
 
-    def validate(self) -> None:
-        """Raise ConfigError with a message that says which setting is wrong and how to fix it."""
+    def validate(self) -> ExportConfig:
+        """Raise ConfigError with a message that says which setting is wrong and how to fix it;
+        return self."""
         if not isinstance(self.out_dir, Path) or str(self.out_dir).strip() in ("", "."):
             raise ConfigError("out_dir: choose a folder to export into (it must not exist yet).")
         if not self.formats:
@@ -81,20 +84,12 @@ class ExportConfig:
             )
         if self.seg_type not in SEG_TYPES:
             raise ConfigError(f"seg_type: expected one of {', '.join(SEG_TYPES)}, got {self.seg_type!r}.")
+        return self
 
     @property
     def nnunet_dataset(self) -> str:
         """The nnU-Net dataset folder name, e.g. ``Dataset501_SynthVol``."""
         return f"Dataset{self.dataset_id:03d}_{sanitise_dataset_name(self.dataset_name)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExportConfig:
-        config = config_from_dict(cls, data)
-        config.validate()
-        return config
 
 
 @dataclass
@@ -105,6 +100,7 @@ class ExportResult:
     bytes_written: int
     seconds: float
     manifest_path: Path
+    quality_report: Path | None = None  # the report.json put into manifest.json, if any
 
 
 def sanitise_dataset_name(name: str) -> str:

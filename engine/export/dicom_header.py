@@ -16,6 +16,7 @@ from pydicom.sr.codedict import codes
 from pydicom.valuerep import format_number_as_ds
 
 from engine import APP_NAME, __version__
+from engine.export.dicom_strings import conform
 
 CHARSET = "ISO_IR 192"  # UTF-8
 SYNTHESIZING = codes.DCM.SynthesizingEquipment  # (109100, DCM, "Synthesizing Equipment")
@@ -123,7 +124,8 @@ def add_patient_and_study(target: Dataset, who: CaseIdentity, prov: Provenance, 
 
 def mark_synthetic(target: Dataset, prov: Provenance) -> None:
     """Synthetic Data YES, research-only content, and the synthesizing equipment first in the
-    ContributingEquipmentSequence (any Acquisition Equipment item is dropped: nothing was acquired)."""
+    ContributingEquipmentSequence (any Acquisition Equipment item is dropped: nothing was acquired).
+    Every string of ``target`` is then made valid for its VR (dicom_strings.conform)."""
     target.SyntheticData = "YES"
     target.ContentQualification = "RESEARCH"
     target.PatientIdentityRemoved = "YES"
@@ -134,6 +136,7 @@ def mark_synthetic(target: Dataset, prov: Provenance) -> None:
     ]
     kept = [item for item in kept if not _purpose_is(item, SYNTHESIZING)]
     target.ContributingEquipmentSequence = DicomSequence([synthesizing_equipment(prov), *kept])
+    conform(target)  # every string valid for its VR (user label names reach SegmentLabel)
 
 
 def _purpose_is(item: Dataset, code) -> bool:

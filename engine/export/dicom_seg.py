@@ -1,8 +1,10 @@
 """DICOM SEG of the label map, built with highdicom from the exported slices' own headers.
 
-BINARY (default, uncompressed, no empty frames omitted: dcmqi/3D Slicer would crop in z) or the
-opt-in LABELMAP with RLE. Segment number = label value (when the table's values are 1..n, as the
-standard requires consecutive segment numbers; otherwise their rank, recorded in the manifest).
+BINARY (default, uncompressed, no empty frames omitted: dcmqi/3D Slicer would crop in z; written by
+the fast encoder in seg_encoder.py with highdicom's content) or the opt-in LABELMAP with RLE (built
+by highdicom frame by frame). The DimensionOrganizationUID is a fresh 2.25 UID like every other.
+Segment number = label value (when the table's values are 1..n, as the standard requires
+consecutive segment numbers; otherwise their rank, recorded in the manifest).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
 from engine.data.labels import LabelTable
+from engine.export import seg_encoder
 from engine.export.codes import codes_for
 from engine.export.dicom_header import MODEL_NAME, CaseIdentity, Provenance, mark_synthetic
-from engine.export.uids import CaseUIDs
+from engine.export.dicom_strings import label_text
+from engine.export.uids import CaseUIDs, new_uid
 from engine.export.volume import PreparedCase
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,7 @@ def segment_descriptions(table: LabelTable, prov: Provenance) -> list[hd.seg.Seg
         out.append(
             hd.seg.SegmentDescription(
                 segment_number=number,
-                segment_label=info.name[:64] or f"label {value}",
+                segment_label=label_text(info.name, f"label {value}"),  # valid LO; the manifest keeps the full name
                 segmented_property_category=coded.category,
                 segmented_property_type=coded.type,
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
@@ -78,43 +82,96 @@ def build_seg(
     table: LabelTable,
     seg_type: str = "BINARY",
 ) -> hd.seg.Segmentation | None:
-    """The SEG for ``case`` referencing the exported slices ``headers``; None if the table has no
-    labels besides background."""
+    """highdicom's own build of the SEG for ``case`` referencing the exported slices ``headers``
+    (every frame built by highdicom); None if the table has no labels besides background."""
     numbers = segment_numbers(table)
     if not numbers:
         log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
         return None
+    builder = _builder(case, headers, uids, prov, table, seg_type)
+    return builder(_segment_number_map(case.label, numbers), False)
+
+
+def write_case_seg(
+    folder: Path,
+    case: PreparedCase,
+    headers: Sequence[Dataset],
+    who: CaseIdentity,
+    uids: CaseUIDs,
+    prov: Provenance,
+    table: LabelTable,
+    seg_type: str = "BINARY",
+) -> Path | None:
+    """Write the case's SEG into ``folder``. BINARY goes through the fast encoder (highdicom's
+    content, frames assembled from encoded bytes); LABELMAP, or anything the fast encoder cannot
+    reproduce, is built by highdicom in full."""
+    numbers = segment_numbers(table)
+    if not numbers:
+        log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SEG_FILE
     pixels = _segment_number_map(case.label, numbers)
+    builder = _builder(case, headers, uids, prov, table, seg_type)
+    if seg_type == "BINARY":
+        encoded = seg_encoder.encode(headers, pixels, sorted(numbers.values()), builder)
+        if encoded is not None:
+            return encoded.write(path)
+        log.info("Case %s: SEG built frame by frame by highdicom (fast encoder not applicable).", who.case_id)
+    return write_seg(folder, builder(pixels, False))
+
+
+def _builder(
+    case: PreparedCase,
+    headers: Sequence[Dataset],
+    uids: CaseUIDs,
+    prov: Provenance,
+    table: LabelTable,
+    seg_type: str,
+) -> seg_encoder.BuildSeg:
+    """A function (pixel array, omit_empty_frames) -> the SEG, with every other setting fixed."""
     labelmap = seg_type == "LABELMAP"
-    seg = hd.seg.Segmentation(
-        source_images=list(headers),
-        pixel_array=pixels,
-        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP
-        if labelmap
-        else hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=segment_descriptions(table, prov),
-        series_instance_uid=uids.seg_series,
-        series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=uids.seg_instance,
-        instance_number=1,
-        manufacturer=prov.app,
-        manufacturer_model_name=MODEL_NAME,
-        software_versions=prov.version,
-        device_serial_number=prov.device_serial_number,
-        content_label="LABELS",
-        content_description="Label map of a synthetic volume",
-        content_creator_name="SYNTHVOL^",
-        series_description=f"Synthetic {case.case.modality} labels",
-        series_date=prov.date,
-        series_time=prov.time,
-        content_date=prov.date,
-        content_time=prov.time,
-        omit_empty_frames=False,
-        transfer_syntax_uid=RLELossless if labelmap else ExplicitVRLittleEndian,
-    )
-    seg.SoftwareVersions = prov.software_versions
-    mark_synthetic(seg, prov)
-    return seg
+    descriptions = segment_descriptions(table, prov)
+    dimension_organization = new_uid()
+
+    def build(pixels: np.ndarray, omit_empty_frames: bool) -> hd.seg.Segmentation:
+        seg = hd.seg.Segmentation(
+            source_images=list(headers),
+            pixel_array=pixels,
+            segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP
+            if labelmap
+            else hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=uids.seg_series,
+            series_number=SEG_SERIES_NUMBER,
+            sop_instance_uid=uids.seg_instance,
+            instance_number=1,
+            manufacturer=prov.app,
+            manufacturer_model_name=MODEL_NAME,
+            software_versions=prov.version,
+            device_serial_number=prov.device_serial_number,
+            content_label="LABELS",
+            content_description="Label map of a synthetic volume",
+            content_creator_name="SYNTHVOL^",
+            series_description=f"Synthetic {case.case.modality} labels",
+            series_date=prov.date,
+            series_time=prov.time,
+            content_date=prov.date,
+            content_time=prov.time,
+            omit_empty_frames=omit_empty_frames,
+            transfer_syntax_uid=RLELossless if labelmap else ExplicitVRLittleEndian,
+        )
+        seg.SoftwareVersions = prov.software_versions
+        seg.InstanceCreationDate, seg.InstanceCreationTime = prov.date, prov.time
+        for item in seg.get("ContributingEquipmentSequence", []):  # highdicom's own: "now"
+            if "ContributionDateTime" in item:
+                item.ContributionDateTime = prov.when.strftime("%Y%m%d%H%M%S")
+        for item in (*seg.DimensionOrganizationSequence, *seg.DimensionIndexSequence):
+            item.DimensionOrganizationUID = dimension_organization  # a 2.25 UID, as every other one
+        mark_synthetic(seg, prov)
+        return seg
+
+    return build
 
 
 def _segment_number_map(label: np.ndarray, numbers: dict[int, int]) -> np.ndarray:

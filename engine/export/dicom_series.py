@@ -127,8 +127,7 @@ def write_series(
 
 def slice_header(template: Dataset, sop_uid: str, number: int, position, normal) -> Dataset:
     """One slice's attributes without pixels: the template's (shared, never mutated) plus its own."""
-    inst = Dataset()
-    inst.update(template)
+    inst = Dataset(dict(template.items()))  # the template's elements (a new dict; same as update())
     inst.SOPInstanceUID = sop_uid
     inst.InstanceNumber = number
     inst.ImagePositionPatient = ds_list(position)

@@ -22,6 +22,7 @@ from engine.export.dicom_header import Provenance
 from engine.export.progress import ExportProgress
 from engine.export.selection import CaseSelection, select_cases
 from engine.export.uids import new_batch_id
+from engine.release import Release
 
 _PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,31}$")  # a label source name, never a path
 
@@ -35,6 +36,7 @@ class _Job:
     batch: str
     run_info: dict
     quality: dict | None
+    release: Release | None = None
 
 
 def export_dataset(
@@ -46,28 +48,34 @@ def export_dataset(
     real_cases: Sequence[ExportCase] = (),
     run_info: dict | None = None,
     quality: dict | None = None,
+    release: Release | None = None,
+    work_dir: Path | None = None,
 ) -> ExportResult:
     """Export ``cases`` (synthetic) and, into the nnU-Net set only, ``real_cases``.
 
-    Writes into ``OUT.partial-<random>`` and renames it to ``config.out_dir`` when complete; on
-    Cancelled or any error the partial folder is removed and ``out_dir`` is left as it was.
+    Writes into a temporary folder (in ``work_dir`` when given, else ``OUT.partial-<random>``) and
+    renames it to ``config.out_dir`` when complete; on Cancelled or any error the temporary folder
+    is removed and ``out_dir`` is left as it was. With ``release`` (an export of a run, see
+    ``export_gallery``) the label names and manifest.json pass through the run's release policy.
     """
     started = time.perf_counter()
     config.validate()
     selection = select_cases(config, cases, real_cases)
+    if release is not None:
+        label_table = release.label_table(label_table)
     run_info = dict(run_info or {})
     prov = Provenance(
         checkpoint_id=str(run_info.get("checkpoint_sha256") or ""),
         label_source=_plain_word(selection.synthetic[0].meta.get("label_source")),
     )
-    job = _Job(config, selection, _working_table(label_table), prov, new_batch_id(), run_info, quality)
+    job = _Job(config, selection, _working_table(label_table), prov, new_batch_id(), run_info, quality, release)
     n_cases = len(selection.synthetic) + len(selection.real)
     progress = ExportProgress(on_event, control, n_cases, extra_files=2 + int("nnunet" in config.formats))
     progress.info(f"Exporting {len(selection.synthetic)} synthetic case(s) to {config.out_dir}.")
     if real_cases and "nnunet" not in config.formats:
         progress.warning("Real cases were given but nnU-Net is not an export format; they are not exported.")
 
-    folder = AtomicFolder(Path(config.out_dir), config.overwrite)
+    folder = AtomicFolder(Path(config.out_dir), config.overwrite, work_dir)
     try:
         with folder as root:
             _write_into(root, folder.final, job, progress)
@@ -128,13 +136,15 @@ def _write_into(root: Path, final: Path, job: _Job, progress: ExportProgress) ->
     doc = manifest.build_manifest(
         prov=job.prov,
         batch=job.batch,
-        config={**config.to_dict(), "out_dir": str(final)},
+        config={**config.to_json(), "out_dir": str(final) if job.release is None else final.name},
         table=job.table,
         cases=entries,
         run_info=job.run_info,
         quality=job.quality,
         nnunet=nnunet_info,
     )
+    if job.release is not None:
+        doc = job.release.document(doc)
     manifest.write_manifest(root, doc)
     progress.file_written(manifest.MANIFEST)
 

@@ -110,6 +110,8 @@ def readme_text(prov: Provenance, n_synthetic: int, n_real: int, formats: tuple[
         ]
     if "nifti" in formats:
         lines.append("  nifti/          <case>_image.nii.gz and <case>_label.nii.gz on the same grid")
+    if "slicer" in formats:
+        lines.append("  slicer/         <case>.nrrd and <case>.seg.nrrd: open both in 3D Slicer (labels named, coloured)")
     if "nnunet" in formats:
         lines.append("  nnUNet_raw/     an nnU-Net v2 dataset (labels remapped to consecutive classes)")
         if n_real:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from engine.data.volume_io import write_image_checked
+
 GZIP_LEVEL = 1
 GZIP_STRATEGY = zlib.Z_RLE  # run-length matches only: ~1.8x faster than level 1 on noisy CT, files
 #                              ~10% larger; label maps compress better than with the default strategy
@@ -30,7 +32,7 @@ def write_uncompressed(image: sitk.Image, gz_path: Path) -> Path:
         raise ValueError("refusing to write an image that carries metadata; rebuild it from voxels")
     gz_path.parent.mkdir(parents=True, exist_ok=True)
     plain = gz_path.with_name(gz_path.name[: -len(".gz")])
-    sitk.WriteImage(image, str(plain), useCompression=False)
+    write_image_checked(image, plain)  # raises OSError where ITK would leave a short file (full disk)
     return plain
 
 
@@ -52,8 +54,3 @@ def gzip_file(plain: Path, gz_path: Path, remove: bool = True) -> Path:
     if remove:
         os.remove(plain)
     return gz_path
-
-
-def write_nifti(image: sitk.Image, gz_path: Path) -> Path:
-    """Write ``image`` to ``gz_path`` (.nii.gz) in this thread."""
-    return gzip_file(write_uncompressed(image, gz_path), gz_path)

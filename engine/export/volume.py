@@ -13,59 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
+from engine.data.geometry import Geometry
 from engine.data.labels import LabelTable
 from engine.errors import ExportError, SynthVolError
 from engine.export.config import MODALITIES, ExportCase
 from engine.export.pixels import ct_pixels, mr_pixels, window_for
 
-GRID_TOLERANCE = 1e-4
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """The voxel grid in SimpleITK (LPS) terms: size/spacing (x, y, z), 3x3 direction row-major."""
-
-    size: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-    direction: tuple[float, ...]
-
-    @classmethod
-    def of(cls, image: sitk.Image) -> Geometry:
-        return cls(
-            tuple(int(s) for s in image.GetSize()),
-            tuple(float(s) for s in image.GetSpacing()),
-            tuple(float(o) for o in image.GetOrigin()),
-            tuple(float(d) for d in image.GetDirection()),
-        )
-
-    @property
-    def matrix(self) -> np.ndarray:
-        return np.asarray(self.direction, dtype=float).reshape(3, 3)
-
-    def image(self, array: np.ndarray) -> sitk.Image:
-        """A fresh SimpleITK image (empty MetaData dictionary) from a (z, y, x) array."""
-        img = sitk.GetImageFromArray(array)
-        img.SetSpacing(self.spacing)
-        img.SetOrigin(self.origin)
-        img.SetDirection(self.direction)
-        return img
-
-    def same_grid(self, other: Geometry, tol: float = GRID_TOLERANCE) -> bool:
-        return (
-            self.size == other.size
-            and np.allclose(self.spacing, other.spacing, rtol=tol, atol=tol)
-            and np.allclose(self.origin, other.origin, rtol=0, atol=max(tol, tol * max(self.spacing)))
-            and np.allclose(self.direction, other.direction, rtol=0, atol=tol)
-        )
-
-    def to_json(self) -> dict:
-        return {
-            "size_xyz": list(self.size),
-            "spacing_xyz": list(self.spacing),
-            "origin_lps": list(self.origin),
-            "direction": list(self.direction),
-        }
+AXES_TOLERANCE = 1e-4  # how far from perpendicular image axes may be (DICOM cannot describe shear)
 
 
 @dataclass
@@ -104,7 +58,8 @@ def voxel_sha256(array: np.ndarray) -> str:
     return hashlib.sha256(memoryview(a).cast("B")).hexdigest()
 
 
-def load_case(case: ExportCase) -> tuple[sitk.Image, sitk.Image]:
+def _loaded(case: ExportCase) -> tuple[sitk.Image, sitk.Image]:
+    """Call the case's own loader; its failures become an ExportError naming the case."""
     try:
         loaded = case.load()
     except SynthVolError:
@@ -120,7 +75,7 @@ def prepare_case(case: ExportCase, label_table: LabelTable) -> PreparedCase:
     """Load ``case``, check image and label share one 3-D grid, convert the voxels to stored values."""
     if case.modality not in MODALITIES:
         raise ExportError(f"Case {case.case_id}: modality {case.modality!r} is not CT or MR.")
-    image, label = load_case(case)
+    image, label = _loaded(case)
     for what, img in (("image", image), ("label", label)):
         if (
             not isinstance(img, sitk.Image)
@@ -135,7 +90,7 @@ def prepare_case(case: ExportCase, label_table: LabelTable) -> PreparedCase:
             f"label {label_geometry.to_json()}). Resample the label onto the image first."
         )
     m = geometry.matrix
-    if not np.allclose(m.T @ m, np.eye(3), atol=GRID_TOLERANCE):
+    if not np.allclose(m.T @ m, np.eye(3), atol=AXES_TOLERANCE):
         raise ExportError(
             f"Case {case.case_id}: the image axes are not perpendicular (direction {geometry.direction}); "
             "DICOM cannot describe a sheared grid. Resample the volume first."

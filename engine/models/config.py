@@ -12,18 +12,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.configs import JsonConfig
 from engine.errors import ConfigError
 
 ARCHS = ("spade_unet", "pix2pix_unet")
-NORMS = ("instance", "batch")
+NORMS = ("pixel", "instance", "batch")
 MIN_IMAGE_SIZE = 64
 MAX_IMAGE_SIZE = 512
 MAX_CONTEXT_SLICES = 8
 MAX_D_LAYERS = 5
 MAX_D_SCALES = 4
+MAX_D_SLICES = 4
 # Bump when a change to the model code renames or reshapes weights for the same settings, so
 # describe_incompatibility reports old checkpoints instead of load_state_dict failing obscurely.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
+LAYOUT_CHANGES = {  # what each version changed (said when an older checkpoint is refused)
+    3: "per-pixel norm, noise injection, a discriminator over consecutive slices, native-resolution crops "
+    "and the full CT range",
+}
+
+
+def image_size_problem(size: Any, name: str = "image size") -> str | None:
+    """The one image-size rule (training crops and the model alike): a multiple of 16 from
+    MIN_IMAGE_SIZE to MAX_IMAGE_SIZE. None when ``size`` keeps it, else the message."""
+    if isinstance(size, int) and not isinstance(size, bool) and MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE and size % 16 == 0:
+        return None
+    return (
+        f"{name} {size} is not supported: use a multiple of 16 between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} "
+        "(e.g. 128 on a CPU, 256 on a GPU)"
+    )
 
 
 def generator_depth(image_size: int) -> int:
@@ -41,12 +58,18 @@ def generator_depth(image_size: int) -> int:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Architecture settings. Frozen: derive variants with ``dataclasses.replace``.
 
+    ``image_size`` is the side of the square training crops (taken at the data's own spacing);
+    the generators are fully convolutional and make whole slices of any size that is a multiple
+    of ``size_multiple``.
     ``spectral_norm`` applies to the discriminator (with it, the discriminator has no norm
     layers; without it, param-free instance norm). ``norm`` is the parameter-free normalisation of
-    the generator ("instance" or "batch"; SPADE modulates it in the spade_unet decoder).
+    the generator ("pixel": per pixel over the channels, the same on a crop and on a whole slice;
+    "instance" or "batch"; SPADE modulates it in the spade_unet decoder). ``noise``: per-pixel
+    noise injection in the spade_unet decoder. ``d_slices``: consecutive slices the
+    discriminator sees together (1: each slice alone).
     ``dropout`` is only used by the pix2pix_unet decoder (pix2pix used 0.5 as its noise source).
     """
 
@@ -63,8 +86,10 @@ class ModelConfig:
     d_layers: int = 3
     d_scales: int = 2
     spectral_norm: bool = True
-    norm: Literal["instance", "batch"] = "instance"
+    norm: Literal["pixel", "instance", "batch"] = "pixel"
     dropout: float = 0.0
+    noise: bool = True
+    d_slices: int = 1
 
     # ---- derived -----------------------------------------------------------------------------
     @property
@@ -118,13 +143,8 @@ class ModelConfig:
                 f"context_slices is {self.context_slices}: use 0 (single slice) to "
                 f"{MAX_CONTEXT_SLICES} neighbour slices on each side"
             )
-        if whole("image_size", self.image_size) and (
-            not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE or self.image_size % 16
-        ):
-            out.append(
-                f"image_size {self.image_size} is not supported: use a multiple of 16 between "
-                f"{MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE} (e.g. 128 on a CPU, 256 on a GPU)"
-            )
+        if whole("image_size", self.image_size) and (problem := image_size_problem(self.image_size, "image_size")):
+            out.append(problem)
         if whole("base_channels", self.base_channels) and self.base_channels < 8:
             out.append(f"base_channels is {self.base_channels}: use 8 or more (32 is a lean default)")
         if whole("max_channels", self.max_channels) and isinstance(self.base_channels, int):
@@ -156,6 +176,10 @@ class ModelConfig:
                     f"scale would be {smallest:g} pixels after {self.d_layers} layers; lower d_layers "
                     "or d_scales, or raise image_size"
                 )
+        if whole("d_slices", self.d_slices) and not 1 <= self.d_slices <= MAX_D_SLICES:
+            out.append(f"d_slices is {self.d_slices}: use 1 (each slice alone) to {MAX_D_SLICES} consecutive slices")
+        if not isinstance(self.noise, bool):
+            out.append(f"noise must be true or false, got {self.noise!r}")
         if not isinstance(self.spectral_norm, bool):
             out.append(f"spectral_norm must be true or false, got {self.spectral_norm!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
@@ -179,6 +203,8 @@ class ModelConfig:
             "spade_kernel": self.spade_kernel if self.arch == "spade_unet" else None,
             "style_dim": self.style_dim,
             "norm": self.norm,
+            "noise": self.noise if self.arch == "spade_unet" else None,
+            "d_slices": self.d_slices,
             "d_base_channels": self.d_base_channels,
             "d_layers": self.d_layers,
             "d_scales": self.d_scales,
@@ -198,6 +224,7 @@ GENERATOR_KEYS = (
     "spade_kernel",
     "style_dim",
     "norm",
+    "noise",
 )
 
 _WHAT = {
@@ -212,6 +239,8 @@ _WHAT = {
     "spade_kernel": "SPADE gamma/beta kernel size",
     "style_dim": "style vector size",
     "norm": "generator normalisation",
+    "noise": "generator noise injection",
+    "d_slices": "consecutive slices the discriminator sees",
     "d_base_channels": "discriminator base channels",
     "d_layers": "discriminator layers",
     "d_scales": "discriminator scales",
@@ -254,11 +283,14 @@ def describe_incompatibility(
         if key == "arch":
             out.append(f"architecture: {va} vs {vb}")
         elif key == "layout_version":
+            changed = [text for v, text in sorted(LAYOUT_CHANGES.items()) if _older(va, v) and not _older(vb, v)]
             out.append(
                 f"{_WHAT[key]}: checkpoint has {_fmt(va)}, this run has {_fmt(vb)} (the checkpoint comes "
-                "from a SynthVol build whose model code differs; retrain or use that build)"
+                "from a SynthVol build whose model code differs"
+                + (f"; since then: {'; '.join(changed)}" if changed else "")
+                + "; retrain or use that build)"
             )
-        elif key in ("spade_hidden", "spade_kernel") and (va is None or vb is None):
+        elif key in ("spade_hidden", "spade_kernel", "noise") and (va is None or vb is None):
             continue  # only one side is SPADE: the architecture line already says so
         elif key == "depth":
             out.append(
@@ -268,6 +300,10 @@ def describe_incompatibility(
         else:
             out.append(f"{_WHAT[key]}: checkpoint has {_fmt(va)}, this run has {_fmt(vb)}")
     return out
+
+
+def _older(version: Any, than: int) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version < than
 
 
 def _fmt(value: Any) -> str:
@@ -280,8 +316,8 @@ def _fmt(value: Any) -> str:
 QUICK = ModelConfig(
     arch="spade_unet",
     image_size=128,
-    base_channels=32,
-    max_channels=256,
+    base_channels=16,
+    max_channels=128,
     spade_hidden=32,
     spade_kernel=1,
     style_dim=16,
@@ -289,8 +325,12 @@ QUICK = ModelConfig(
     d_layers=3,
     d_scales=2,
     spectral_norm=True,
+    norm="pixel",
+    noise=True,
+    d_slices=2,
 )
-"""CPU preset: 128x128, lean channels. Fill in ``num_classes``/``context_slices`` with ``preset``."""
+"""CPU preset: 128x128 crops, lean channels (base 16: a 512x512 slice in well under a second on
+one CPU core). Fill in ``num_classes``/``context_slices`` with ``preset``."""
 
 QUALITY = ModelConfig(
     arch="spade_unet",
@@ -304,10 +344,27 @@ QUALITY = ModelConfig(
     d_layers=3,
     d_scales=2,
     spectral_norm=True,
+    norm="pixel",
+    noise=True,
+    d_slices=2,
 )
-"""GPU preset: 256x256, SPADE hidden 128, style 64."""
+"""GPU preset: 256x256 crops at the data's own spacing, SPADE hidden 128, style 64."""
 
 PRESETS: dict[str, ModelConfig] = {"quick": QUICK, "quality": QUALITY}
+PRESET_NAMES = tuple(PRESETS)
+
+# The training half of each preset (its architecture is PRESETS above): both halves live here, the one
+# place presets are defined; TrainingConfig.resolved() and the window read them.
+# image_size is the side of the training crops, taken at the data's own in-plane spacing; the quick
+# preset coarsens finer data to min_spacing_mm (by at most 2x: engine.data.cache.resolve_spacing),
+# the quality preset (min_spacing_mm 0) never does. batch_size counts slices: a step draws
+# batch_size // d_slices stacks of d_slices consecutive slices (at least one).
+PRESET_TRAINING: dict[str, dict[str, Any]] = {
+    "quick": {"image_size": 128, "batch_size": 4, "iterations": 1000, "lr_g": 4e-4, "lr_d": 4e-4,
+              "min_spacing_mm": 1.0, "l1_pool": 4, "lambda_div": 1.0},
+    "quality": {"image_size": 256, "batch_size": 16, "iterations": 50_000, "lr_g": 1e-4, "lr_d": 4e-4,
+                "min_spacing_mm": 0.0, "l1_pool": 4, "lambda_div": 1.0},
+}
 
 
 def preset(name: str, **overrides: Any) -> ModelConfig:

@@ -1,6 +1,10 @@
 """Multi-scale PatchGAN discriminator conditioned on the centre-slice label map.
 
-Input: the centre slice's one-hot ``(B, num_classes, H, W)`` and an image ``(B, 1, H, W)``.
+Input: the centre slices' one-hot ``(B, S * num_classes, H, W)`` and images ``(B, S, H, W)`` of
+``S = d_slices`` consecutive slices (S = 1: one slice). Seeing neighbouring slices together it
+judges what changes from one slice to the next as well as each slice: flicker between slices (seen
+as stripes in coronal and sagittal views) and noise that is too alike or too different from slice
+to slice give the generator away.
 ``forward`` returns one list per scale (full resolution first, then each 2x average-pooled),
 each the block outputs in order with the patch logits ``(B, 1, h, w)`` last: the intermediate
 ones feed the feature-matching loss.
@@ -59,17 +63,23 @@ class MultiScaleDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.num_classes = cfg.num_classes
+        self.slices = cfg.d_slices
+        channels = cfg.d_slices * (cfg.num_classes + 1)
         self.scales = nn.ModuleList(
-            PatchDiscriminator(cfg.num_classes + 1, cfg.d_base_channels, cfg.d_layers, cfg.spectral_norm)
+            PatchDiscriminator(channels, cfg.d_base_channels, cfg.d_layers, cfg.spectral_norm)
             for _ in range(cfg.d_scales)
         )
 
     def forward(self, label: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
-        if label.dim() != 4 or label.shape[1] != self.num_classes:
+        s = self.slices
+        if label.dim() != 4 or label.shape[1] != s * self.num_classes:
             raise ValueError(
-                f"discriminator expects the centre slice's one-hot ({self.num_classes} channels), "
-                f"got shape {tuple(label.shape)}; use engine.models.centre_label on the context"
+                f"discriminator expects the centre slice's one-hot ({self.num_classes} channels"
+                + (f" for each of {s} consecutive slices" if s > 1 else "")
+                + f"), got shape {tuple(label.shape)}; use engine.models.centre_label on the context"
             )
+        if image.dim() != 4 or image.shape[1] != s:
+            raise ValueError(f"discriminator expects {s} image channel(s), got shape {tuple(image.shape)}")
         x = torch.cat([label.to(image.dtype), image], dim=1)
         out = []
         for i, disc in enumerate(self.scales):

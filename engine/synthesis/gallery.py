@@ -12,6 +12,8 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from engine.data.volume_io import write_image_checked
+
 _ID = re.compile(r"^syn_(\d{4,})$")
 
 
@@ -72,8 +74,9 @@ class Gallery:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            sitk.WriteImage(image, str(tmp / "image.nii.gz"), useCompression=True)
-            sitk.WriteImage(label, str(tmp / "label.nii.gz"), useCompression=True)
+            # checked: ITK's NIfTI writer leaves a short file on a full disk without raising
+            write_image_checked(image, tmp / "image.nii.gz", compress=True)
+            write_image_checked(label, tmp / "label.nii.gz", compress=True)
             meta = {**meta, "id": item_id}
             (tmp / "case.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, self.folder / item_id)

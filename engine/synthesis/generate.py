@@ -11,9 +11,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from engine import __version__
-from engine.configs import config_from_dict, config_to_dict
-from engine.errors import ConfigError
-from engine.events import Control, EventCallback, Finished, Log, Progress, ProgressClock, ignore_events
+from engine.configs import JsonConfig
+from engine.errors import Cancelled, ConfigError, ExportError
+from engine.events import Control, EventCallback, Finished, Log, TaskState, ignore_events
 from engine.synthesis.deform import DeformParams
 from engine.synthesis.gallery import Gallery, GalleryItem
 from engine.synthesis.label_sources import (
@@ -22,17 +22,21 @@ from engine.synthesis.label_sources import (
     generate_label_maps,
     training_label_maps,
 )
+from engine.synthesis.output_checks import check_synthetic_volume
 from engine.synthesis.rebalance import RebalanceParams
 from engine.synthesis.synthesizer import Synthesizer
+from engine.training.checkpoints import file_error_text
+from engine.training.run_lock import RunLock
+from engine.training.run_record import check_synthesis_grid
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class GenerateConfig:
+class GenerateConfig(JsonConfig):
     run: Path
     count: int = 4
-    label_source: str = "train"  # train | augment | rebalance | folder
+    label_source: str = "train"  # train | augment | rebalance | folder | augmented-real
     label_folder: Path | None = None
     seed: int = 0
     deform_strength: float = 1.0
@@ -42,6 +46,7 @@ class GenerateConfig:
     device: str = "auto"
     batch_size: int = 8
     gallery: Path | None = None  # default RUN/gallery
+    accept_label_differences: bool = False  # label folder: use maps whose label names differ from the run's
 
     def validate(self) -> GenerateConfig:
         problems = []
@@ -63,12 +68,6 @@ class GenerateConfig:
             raise ConfigError("Generation settings: " + "; ".join(problems))
         return self
 
-    def to_json(self) -> dict:
-        return config_to_dict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> GenerateConfig:
-        return config_from_dict(cls, data)
 
 
 @dataclass
@@ -81,34 +80,51 @@ class GenerateResult:
 
 def generate_volumes(config: GenerateConfig, on_event: EventCallback = ignore_events,
                      control: Control | None = None, synthesizer: Synthesizer | None = None) -> GenerateResult:
+    cfg = config.validate()
+    with RunLock(cfg.run, "generating") as lock:  # one job per run folder (the CLI's and the window's alike)
+        for text in lock.notes:
+            on_event(Log("warning", text))
+        try:
+            return _generate_locked(cfg, on_event, control, synthesizer)
+        except OSError as exc:  # the gallery cannot be written (full disk, read-only folder)
+            raise ExportError(f"Generation stopped: {file_error_text(exc, cfg.run)}") from None
+
+
+def _generate_locked(cfg: GenerateConfig, on_event: EventCallback, control: Control | None,
+                     synthesizer: Synthesizer | None) -> GenerateResult:
     import time
 
-    cfg = config.validate()
-    control = control or Control()
+    state = TaskState(on_event, control, cfg.count)
     t0 = time.perf_counter()
     synth = synthesizer or Synthesizer(cfg.run, cfg.checkpoint, cfg.device)
-    on_event(Log("info", f"Generator: {synth.checkpoint.name} (iteration {synth.checkpoint_iteration}) on {synth.device}"))
+    state.log("info", f"Generator: {synth.checkpoint.name} (iteration {synth.checkpoint_iteration}) on {synth.device}")
+    for text in getattr(synth, "checkpoint_notes", []):  # damaged checkpoints passed over
+        state.log("warning", text)
     if cfg.label_source == "folder":
-        maps = folder_label_maps(cfg.label_folder, synth.label_table.values)
+        maps = folder_label_maps(cfg.label_folder, synth.label_table, cfg.accept_label_differences, on_event)
     else:
         maps = training_label_maps(synth.run)
-    gallery = Gallery(cfg.gallery or synth.run.folder / "gallery")
+    gallery = Gallery(cfg.gallery or synth.run.gallery_dir)
     deform = DeformParams(strength=cfg.deform_strength)
     rebalance = RebalanceParams(int(cfg.rare_label), cfg.rare_copies) if cfg.rare_label is not None else None
-    source_iter = generate_label_maps(cfg.label_source, maps, cfg.count, cfg.seed, deform, rebalance)
+    source_iter = generate_label_maps(cfg.label_source, maps, cfg.count, cfg.seed, deform, rebalance, control)
     result = GenerateResult(gallery=gallery.folder)
-    clock = ProgressClock(cfg.count)
-    on_event(Progress(0, cfg.count, "Generating"))
+    state.progress(0, "Generating")
     try:
         for i, item in enumerate(source_iter):
-            control.raise_if_stopped()
+            state.check()
             seed = int(np.random.default_rng([cfg.seed, i, 7]).integers(0, 2**31 - 1))
 
             def on_slice(done: int, total: int, i=i) -> None:
-                rate, eta = clock.update(i)
-                on_event(Progress(i, cfg.count, f"Volume {i + 1}/{cfg.count}: slice {done}/{total}", rate, eta))
+                state.progress(i, f"Volume {i + 1}/{cfg.count}: slice {done}/{total}")
+                state.check()  # pause and stop within a volume, between batches of slices
 
-            image = synth.synthesize(item.label, seed, cfg.batch_size, control, on_slice)
+            augmented = item.extras.get("image")  # augmented-real: the image comes from augmentation
+            if augmented is None:
+                check_synthesis_grid(item.label, synth.spacing, f"label map {i + 1}")  # before allocating it
+            image = augmented if augmented is not None else synth.synthesize(item.label, seed, cfg.batch_size, None, on_slice)
+            if augmented is None:
+                check_synthetic_volume(image, synth.checkpoint.name)  # NaN or constant: refused, never exported
             label = sitk.Cast(item.label, sitk.sitkUInt16 if max(synth.label_table.values) > 255 else sitk.sitkUInt8)
             meta = {
                 "modality": synth.modality,
@@ -117,23 +133,19 @@ def generate_volumes(config: GenerateConfig, on_event: EventCallback = ignore_ev
                 "source_case": item.source_case,
                 "source_image": str(item.source_image) if item.source_image else None,
                 "run": str(synth.run.folder.resolve()),
-                "checkpoint": synth.checkpoint.name,
-                "checkpoint_iteration": synth.checkpoint_iteration,
-                "checkpoint_sha256": synth.checkpoint_sha256,
+                "image_from": "augmented real case" if augmented is not None else "generator",
+                "checkpoint": None if augmented is not None else synth.checkpoint.name,
+                "checkpoint_iteration": None if augmented is not None else synth.checkpoint_iteration,
+                "checkpoint_sha256": None if augmented is not None else synth.checkpoint_sha256,
                 "synthvol_version": __version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
             saved = gallery.add(image, label, meta)
             result.items.append(saved)
-            rate, eta = clock.update(i + 1)
-            on_event(Progress(i + 1, cfg.count, f"Generated {saved.id}", rate, eta))
-    except Exception as exc:
-        from engine.errors import Cancelled
-
-        if not isinstance(exc, Cancelled):
-            raise
+            state.progress(i + 1, f"Generated {saved.id}")
+    except Cancelled:
         result.stopped = True
-        on_event(Log("info", f"Stopped after {len(result.items)} of {cfg.count} volumes."))
+        state.log("info", f"Stopped after {len(result.items)} of {cfg.count} volumes.")
     result.seconds = time.perf_counter() - t0
     on_event(Finished(result))
     return result

@@ -1,39 +1,35 @@
 """TrainingConfig: everything a training run needs, JSON round-trippable, validated with clear
-messages. Presets: "quick" (CPU, 128x128, minutes) and "quality" (GPU, 256x256)."""
+messages. Presets: "quick" (CPU: 128x128 crops at >= 1 mm pixels, minutes) and "quality" (GPU:
+256x256 crops at the data's own spacing)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from engine.configs import config_from_dict, config_to_dict
+from engine.configs import JsonConfig
 from engine.errors import ConfigError
-from engine.models.config import PRESETS, ModelConfig
+from engine.models.config import PRESET_NAMES, PRESET_TRAINING, PRESETS, ModelConfig, image_size_problem
+from engine.training.losses import LAMBDA_FM, LAMBDA_KL, LAMBDA_L1
 
-PRESET_NAMES = ("quick", "quality")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-# Training settings per preset (the architecture lives in engine.models.config.PRESETS).
-PRESET_TRAINING: dict[str, dict[str, Any]] = {
-    "quick": {"image_size": 128, "batch_size": 4, "iterations": 1000, "lr_g": 4e-4, "lr_d": 4e-4},
-    "quality": {"image_size": 256, "batch_size": 16, "iterations": 50_000, "lr_g": 1e-4, "lr_d": 4e-4},
-}
 
 
 @dataclass
-class TrainingConfig:
+class TrainingConfig(JsonConfig):
     data: Path | None = None  # dataset folder (scanned with engine.data.discover)
     run: Path | None = None  # the run folder this training writes
     preset: str = "quick"
     iterations: int | None = None  # None: the preset's
-    image_size: int | None = None  # None: the preset's (128 quick, 256 quality)
+    image_size: int | None = None  # training crop side; None: the preset's (128 quick, 256 quality)
     batch_size: int | None = None
     auto_batch: bool = False  # measure memory on the device and use the largest batch that fits
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     seed: int = 0
     resume: bool = False
+    resume_from: Path | None = None  # with resume: this checkpoint (default: the newest intact one)
+    allow_changed_data: bool = False  # with resume: accept data files that changed since the run began
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
     log_every: int = 10
@@ -44,7 +40,8 @@ class TrainingConfig:
     class_balance: float = 0.5  # 0 = slices drawn uniformly; 1 = every label class drawn equally often
     val_fraction: float = 0.2
     modality: str | None = None  # CT | MR; None = from the data
-    spacing_mode: str = "fit"
+    spacing_mode: str = "native"  # native (the data's own spacing; see min_spacing_mm) | fit (old runs) | median
+    min_spacing_mm: float | None = None  # coarsen finer data to this (at most 2x); 0: never; None: the preset's
     precision: str = "auto"  # auto: bf16 (or fp16 + scaler) on CUDA, fp32 elsewhere
     channels_last: bool | None = None  # None: on for CUDA
     compile: bool = False
@@ -55,9 +52,11 @@ class TrainingConfig:
     beta2: float = 0.99
     lr_decay_start: float = 0.5  # fraction of the run after which the learning rates fall linearly to 0
     gan_mode: str = "hinge"
-    lambda_l1: float = 10.0
-    lambda_fm: float = 10.0
-    lambda_kl: float = 0.05
+    lambda_l1: float = LAMBDA_L1
+    lambda_fm: float = LAMBDA_FM
+    lambda_kl: float = LAMBDA_KL
+    l1_pool: int | None = None  # the L1 term compares images average-pooled by this; None: the preset's
+    lambda_div: float | None = None  # diversity term of the prior-style branch (0: off); None: the preset's
     ema_decay: float = 0.999
     arch: str | None = None  # spade_unet | pix2pix_unet; None: the preset's
     base_channels: int | None = None
@@ -66,7 +65,7 @@ class TrainingConfig:
     threads: int | None = None  # CPU threads for torch; None: cores - 1
 
     def __post_init__(self) -> None:
-        for name in ("data", "run", "cache_dir"):
+        for name in ("data", "run", "cache_dir", "resume_from"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, Path(value))
@@ -113,8 +112,8 @@ class TrainingConfig:
             problems.append("run: choose the folder the run is written to")
         if not (isinstance(cfg.iterations, int) and cfg.iterations >= 1):
             problems.append(f"iterations must be 1 or more, got {cfg.iterations!r}")
-        if not (64 <= cfg.image_size <= 512 and cfg.image_size % 16 == 0):
-            problems.append(f"image size {cfg.image_size}: use a multiple of 16 from 64 to 512 (128 on a CPU, 256 on a GPU)")
+        if problem := image_size_problem(cfg.image_size):
+            problems.append(problem)
         if not (1 <= cfg.batch_size <= 1024):
             problems.append(f"batch size {cfg.batch_size}: use 1 to 1024")
         if cfg.precision not in PRECISIONS:
@@ -137,20 +136,17 @@ class TrainingConfig:
             problems.append(f"modality {cfg.modality!r}: use CT or MR (or leave empty to read it from the data)")
         if not 0.0 <= cfg.ema_decay < 1.0:
             problems.append(f"ema_decay {cfg.ema_decay}: use a value in [0, 1), e.g. 0.999")
+        if cfg.spacing_mode not in ("native", "fit", "median"):
+            problems.append(f"spacing_mode {cfg.spacing_mode!r}: use native, fit or median")
+        if not (isinstance(cfg.min_spacing_mm, (int, float)) and 0 <= cfg.min_spacing_mm <= 20):
+            problems.append(f"min_spacing_mm {cfg.min_spacing_mm!r}: use 0 (the data's own spacing) to 20 mm")
+        if not (isinstance(cfg.l1_pool, int) and 1 <= cfg.l1_pool <= 16):
+            problems.append(f"l1_pool {cfg.l1_pool!r}: use 1 (pixel-wise L1) to 16")
+        if not (isinstance(cfg.lambda_div, (int, float)) and 0 <= cfg.lambda_div <= 100):
+            problems.append(f"lambda_div {cfg.lambda_div!r}: use 0 (off) to 100")
         if not (isinstance(cfg.seed, int) and cfg.seed >= 0):
             problems.append(f"seed {cfg.seed!r}: use a whole number >= 0")
         if problems:
             raise ConfigError("Training settings: " + "; ".join(problems))
         return cfg
 
-    def to_json(self) -> dict:
-        return config_to_dict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> TrainingConfig:
-        return config_from_dict(cls, data)
-
-
-def preset_config(name: str, **overrides: Any) -> TrainingConfig:
-    """A TrainingConfig for a preset with the preset's values filled in."""
-    return dataclasses.replace(TrainingConfig(preset=name), **overrides).resolved()

@@ -88,10 +88,6 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
-def autocast_dtype(precision: str) -> torch.dtype | None:
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-
-
 def set_cpu_threads(threads: int | None = None) -> int:
     """Torch threads leaving one core free (for the GUI / the OS)."""
     env = os.environ.get("SYNTHVOL_TORCH_THREADS")

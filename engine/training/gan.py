@@ -1,5 +1,13 @@
 """The GAN: generator (+ style encoder), multi-scale discriminator, optimisers, and one training
-step (a discriminator update then a generator update), with mixed precision on CUDA."""
+step (a discriminator update then a generator update), with mixed precision on CUDA.
+
+A batch is ``B`` stacks of ``S = d_slices`` consecutive slices (label ``(B, S, C', H, W)``, image
+``(B, S, 1, H, W)``; 4-D tensors are stacks of one). One style code per stack, from the style
+encoder (the reconstruction branch: low-pass L1, feature matching, KL). With ``lambda_div > 0`` a
+second, prior branch draws the style from N(0, I) (as generation does) and new noise, on a
+centred sub-crop: the discriminator judges it too, and a diversity-sensitive term (DSGAN, Yang et
+al. 2019) asks that it differ from the reconstruction, so the style and the noise are not ignored.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +23,18 @@ from engine.models.factory import build_discriminator, build_generator, build_st
 from engine.models.style import reparameterize
 from engine.training.ema import EMA
 from engine.training.losses import (
+    LAMBDA_FM,
+    LAMBDA_KL,
+    LAMBDA_L1,
     d_adversarial_loss,
+    diversity_loss,
     feature_matching_loss,
     g_adversarial_loss,
     kl_divergence,
-    l1_loss,
+    lowpass_l1_loss,
 )
+
+LOSS_NAMES = ("loss_g", "loss_d", "loss_adv", "loss_fm", "loss_l1", "loss_kl", "loss_div")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -30,29 +44,74 @@ class NonFiniteLoss(RuntimeError):
 
 
 class StyledGenerator(nn.Module):
-    """Generator plus its style encoder, one module (one DDP wrapper, one optimiser)."""
+    """Generator plus its style encoder, one module (one DDP wrapper, one optimiser).
+
+    ``forward(label_ctx, real, stack, prior)``: the reconstruction branch with one style code per
+    stack of ``stack`` consecutive slices encoded from the real slices, and (``prior``: a (y, x,
+    h, w) region of the crop) the prior branch on that region with z ~ N(0, I)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.generator = build_generator(cfg)
         self.encoder = build_style_encoder(cfg)
 
-    def forward(self, label_ctx: torch.Tensor, real: torch.Tensor | None = None):
+    def forward(self, label_ctx: torch.Tensor, real: torch.Tensor | None = None, stack: int = 1,
+                prior: tuple[int, int, int, int] | None = None):
         mu = logvar = z = None
         if self.encoder is not None and real is not None:
             mu, logvar = self.encoder(real)
-            z = reparameterize(mu, logvar)
-        return self.generator(label_ctx, z), mu, logvar
+            d = mu.shape[1]
+            mu, logvar = mu.view(-1, stack, d).mean(1), logvar.view(-1, stack, d).mean(1)
+            z = reparameterize(mu, logvar).repeat_interleave(stack, dim=0)
+        fake = self.generator(label_ctx, z)
+        fake_p = z_p = None
+        if prior is not None:
+            y, x, h, w = prior
+            if self.encoder is not None:
+                z_p = torch.randn((label_ctx.shape[0] // stack, self.encoder.style_dim), device=label_ctx.device,
+                                  dtype=mu.dtype).repeat_interleave(stack, dim=0)
+            fake_p = self.generator(label_ctx[..., y : y + h, x : x + w], z_p)
+        return fake, mu, logvar, z, fake_p, z_p
 
 
 @dataclass
 class StepSettings:
     gan_mode: str = "hinge"
-    lambda_l1: float = 10.0
-    lambda_fm: float = 10.0
-    lambda_kl: float = 0.05
+    lambda_l1: float = LAMBDA_L1
+    lambda_fm: float = LAMBDA_FM
+    lambda_kl: float = LAMBDA_KL
     precision: str = "fp32"  # fp32 | bf16 | fp16
     channels_last: bool = False
+    l1_pool: int = 1  # the L1 term compares images average-pooled by this (1: pixel by pixel)
+    lambda_div: float = 0.0  # diversity term of the prior branch (0: no prior branch)
+    # image change per unit of style change asked for, in normalised units over the crop: about what
+    # a rescan's noise gives (soft tissue sigma ~17 HU = 0.027 units; mean |difference| over a crop
+    # with air ~0.015; |z_a - z_b| ~1.4)
+    div_target: float = 0.01
+    prior_crop: float = 0.5  # the prior branch's sub-crop side, as a fraction of the crop
+
+
+def _stacks(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(B, S, C, H, W) -> (B*S, C, H, W) and S; 4-D tensors are stacks of one."""
+    if t.dim() == 5:
+        return t.reshape(-1, *t.shape[2:]), t.shape[1]
+    return t, 1
+
+
+def prior_region(height: int, width: int, fraction: float, multiple: int, minimum: int = 1) -> tuple[int, int, int, int]:
+    """A centred (y, x, h, w) sub-crop, its sides multiples of ``multiple`` (and origin too), at
+    least ``minimum`` (the smallest image the discriminator takes) unless the crop is smaller."""
+    least = -(-max(minimum, multiple) // multiple) * multiple
+    h = min(height, max(least, int(height * fraction) // multiple * multiple))
+    w = min(width, max(least, int(width * fraction) // multiple * multiple))
+    y = (height - h) // 2 // multiple * multiple
+    x = (width - w) // 2 // multiple * multiple
+    return y, x, h, w
+
+
+def _as_stacks(t: torch.Tensor, s: int) -> torch.Tensor:
+    """(B*S, C, H, W) -> (B, S*C, H, W): what the discriminator reads."""
+    return t.reshape(-1, s * t.shape[1], *t.shape[2:])
 
 
 class GanTrainer:
@@ -98,17 +157,34 @@ class GanTrainer:
 
     def step(self, label_ctx: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
         s = self.settings
+        label_ctx, stack = _stacks(label_ctx)
+        real, _ = _stacks(real)
         label_ctx, real = self._prepare(label_ctx), self._prepare(real)
-        centre = centre_label(label_ctx, self.cfg.num_classes, self.cfg.context_slices)
+        if stack != self.cfg.d_slices:
+            raise ValueError(f"the batch holds stacks of {stack} slices; this discriminator sees {self.cfg.d_slices}")
+        centre = _as_stacks(centre_label(label_ctx, self.cfg.num_classes, self.cfg.context_slices), stack)
+        real_d = _as_stacks(real, stack)
+        h, w = real.shape[-2:]
+        smallest_d = 3 * 2 ** (self.cfg.d_scales - 1 + self.cfg.d_layers)
+        prior = prior_region(h, w, s.prior_crop, self.cfg.size_multiple, smallest_d) if s.lambda_div > 0 else None
         self.gen_ddp.train()
         self.disc_ddp.train()
         with self._autocast():
-            fake, mu, logvar = self.gen_ddp(label_ctx, real)
+            fake, mu, logvar, z, fake_p, z_p = self.gen_ddp(label_ctx, real, stack, prior)
+            fake_d = _as_stacks(fake, stack)
             # discriminator: real and fake in one forward pass
-            d_out = self.disc_ddp(torch.cat([centre, centre]), torch.cat([real, fake.detach()]))
-            d_real = [[f[: len(real)] for f in scale] for scale in d_out]
-            d_fake = [[f[len(real):] for f in scale] for scale in d_out]
+            d_out = self.disc_ddp(torch.cat([centre, centre]), torch.cat([real_d, fake_d.detach()]))
+            d_real = [[f[: len(real_d)] for f in scale] for scale in d_out]
+            d_fake = [[f[len(real_d):] for f in scale] for scale in d_out]
             loss_d = d_adversarial_loss(d_real, d_fake, s.gan_mode)
+            if prior is not None:
+                y, x, ph, pw = prior
+                centre_p, real_p = centre[..., y : y + ph, x : x + pw], real_d[..., y : y + ph, x : x + pw]
+                fake_pd = _as_stacks(fake_p, stack)
+                dp = self.disc_ddp(torch.cat([centre_p, centre_p]), torch.cat([real_p, fake_pd.detach()]))
+                dp_real = [[f[: len(real_p)] for f in scale] for scale in dp]
+                dp_fake = [[f[len(real_p):] for f in scale] for scale in dp]
+                loss_d = 0.5 * (loss_d + d_adversarial_loss(dp_real, dp_fake, s.gan_mode))
         self._check_finite({"loss_d": loss_d})
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
@@ -117,17 +193,22 @@ class GanTrainer:
         no_sync = getattr(self.disc_ddp, "no_sync", contextlib.nullcontext)
         with no_sync():  # the generator step's gradients on D are thrown away: do not all-reduce them
             with self._autocast():
-                g_fake = self.disc_ddp(centre, fake)
+                g_fake = self.disc_ddp(centre, fake_d)
                 real_feats = [[f.detach() for f in scale] for scale in d_real]
                 loss_adv = g_adversarial_loss(g_fake, s.gan_mode)
                 loss_fm = feature_matching_loss(g_fake, real_feats)
-                loss_l1 = l1_loss(fake, real)
+                loss_l1 = lowpass_l1_loss(fake, real, s.l1_pool)
                 loss_kl = kl_divergence(mu, logvar) if mu is not None else loss_l1.new_zeros(())
-                loss_g = loss_adv + s.lambda_fm * loss_fm + s.lambda_l1 * loss_l1 + s.lambda_kl * loss_kl
+                loss_div = loss_l1.new_zeros(())
+                if prior is not None:
+                    loss_adv = 0.5 * (loss_adv + g_adversarial_loss(self.disc_ddp(centre_p, fake_pd), s.gan_mode))
+                    inner = fake[..., y : y + ph, x : x + pw]
+                    loss_div = diversity_loss(inner, fake_p, z, z_p, s.div_target, margin=self.cfg.size_multiple // 2)
+                loss_g = (loss_adv + s.lambda_fm * loss_fm + s.lambda_l1 * loss_l1 + s.lambda_kl * loss_kl
+                          + s.lambda_div * loss_div)
             values = torch.stack([loss_g.detach(), loss_d.detach(), loss_adv.detach(), loss_fm.detach(),
-                                  loss_l1.detach(), loss_kl.detach()]).float().tolist()
-            names = ("loss_g", "loss_d", "loss_adv", "loss_fm", "loss_l1", "loss_kl")
-            out = dict(zip(names, values))
+                                  loss_l1.detach(), loss_kl.detach(), loss_div.detach()]).float().tolist()
+            out = dict(zip(LOSS_NAMES, values))
             self._check_finite(out)
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(loss_g).backward()

@@ -8,7 +8,6 @@ adversarial losses are averaged over scales.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -19,15 +18,12 @@ GanMode = Literal["hinge", "lsgan"]
 GAN_MODES = ("hinge", "lsgan")
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Recommended weights for the SPADE-style objective (hinge GAN + feature matching, with an
-    L1 reconstruction term because training pairs are aligned, and the style VAE's KL)."""
-
-    adversarial: float = 1.0
-    feature_matching: float = 10.0
-    l1: float = 10.0
-    kl: float = 0.05
+# The weights of the SPADE-style objective (hinge GAN + feature matching, with an L1 reconstruction
+# term because training pairs are aligned, and the style VAE's KL), defined once: TrainingConfig and
+# the GAN step take their defaults from here.
+LAMBDA_FM = 10.0
+LAMBDA_L1 = 10.0
+LAMBDA_KL = 0.05
 
 
 def _no_autocast(t: torch.Tensor) -> torch.autocast:
@@ -84,6 +80,44 @@ def l1_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean absolute error, in float32."""
     with _no_autocast(fake):
         return F.l1_loss(fake.float(), real.float())
+
+
+def lowpass_l1_loss(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
+    """L1 between the images average-pooled by ``pool`` (1: plain L1), in float32. Pooled, it ties
+    each region's intensity to the real one (tissue HU stays true) but leaves texture finer than
+    ``pool`` pixels to the adversarial and feature-matching terms: pixel-wise L1 against one real
+    image pulls the generator towards the mean over all textures that image could have, a blur."""
+    with _no_autocast(fake):
+        f, r = fake.float(), real.float()
+        if pool > 1:
+            f, r = F.avg_pool2d(f, pool, ceil_mode=True), F.avg_pool2d(r, pool, ceil_mode=True)
+        return F.l1_loss(f, r)
+
+
+def diversity_loss(
+    fake_a: torch.Tensor,
+    fake_b: torch.Tensor,
+    z_a: torch.Tensor | None,
+    z_b: torch.Tensor | None,
+    target: float = 0.05,
+    margin: int = 0,
+) -> torch.Tensor:
+    """The diversity-sensitive term (DSGAN, Yang et al. 2019), bounded:
+    ``relu(target - r) / target`` with ``r = mean|G(z_a) - G(z_b)| / mean|z_a - z_b|``, the image
+    change per unit of style change for one label map (two noise draws too). 1 when the two
+    images are identical (the style and noise are ignored), 0 once ``r`` reaches ``target``:
+    it asks for variety up to a point and no further, so it cannot push intensities off. ``margin``
+    pixels at each border are left out (the two images may come from crops of different extent,
+    which differ there anyway). Without style codes the image difference alone."""
+    with _no_autocast(fake_a):
+        a, b = fake_a.float(), fake_b.float()
+        if margin and min(a.shape[-2:]) > 4 * margin:
+            a = a[..., margin:-margin, margin:-margin]
+            b = b[..., margin:-margin, margin:-margin]
+        ratio = (a - b).abs().mean()
+        if z_a is not None and z_b is not None:
+            ratio = ratio / (z_a.float() - z_b.float()).abs().mean().clamp_min(1e-3)
+        return F.relu(target - ratio) / target
 
 
 def feature_matching_loss(

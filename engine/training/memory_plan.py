@@ -57,15 +57,16 @@ def _available(device: torch.device) -> int | None:
         return None
 
 
-def _one_step(model_cfg: ModelConfig, settings: StepSettings, device: torch.device, batch: int) -> int:
-    """Bytes used by one training step at ``batch``: CUDA's peak allocation, or (elsewhere) the
-    weights and optimiser state plus every activation the step keeps for backward."""
+def _one_step(model_cfg: ModelConfig, settings: StepSettings, device: torch.device, stacks: int) -> int:
+    """Bytes used by one training step on ``stacks`` stacks of ``d_slices`` slices: CUDA's peak
+    allocation, or (elsewhere) the weights and optimiser state plus every activation the step
+    keeps for backward."""
     torch.manual_seed(0)
     gan = GanTrainer(model_cfg, settings, device, 1e-4, 1e-4, (0.0, 0.99), 0.999)
-    size = model_cfg.image_size
-    label = torch.zeros(batch, model_cfg.in_channels, size, size)
-    label[:, 0] = 1.0
-    image = torch.zeros(batch, 1, size, size)
+    size, s = model_cfg.image_size, model_cfg.d_slices
+    label = torch.zeros(stacks, s, model_cfg.in_channels, size, size)
+    label[:, :, 0] = 1.0
+    image = torch.zeros(stacks, s, 1, size, size)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -91,13 +92,14 @@ def _one_step(model_cfg: ModelConfig, settings: StepSettings, device: torch.devi
     return int(sum(saved) + 4 * params + ema)
 
 
-def estimate_memory(model_cfg: ModelConfig, device: torch.device, precision: str, channels_last: bool | None = None) -> MemoryEstimate:
+def estimate_memory(model_cfg: ModelConfig, device: torch.device, precision: str, channels_last: bool | None = None,
+                    lambda_div: float = 1.0) -> MemoryEstimate:
     cl = device.type == "cuda" if channels_last is None else channels_last
-    settings = StepSettings(precision=precision, channels_last=cl)
+    settings = StepSettings(precision=precision, channels_last=cl, lambda_div=lambda_div)
     m1 = _one_step(model_cfg, settings, device, 1)
     m2 = _one_step(model_cfg, settings, device, 2)
-    per = max(1, m2 - m1)
-    fixed = max(0, m1 - per)
+    per = max(1, (m2 - m1) // model_cfg.d_slices)  # per slice: a stack holds d_slices of them
+    fixed = max(0, m1 - per * model_cfg.d_slices)
     return MemoryEstimate(str(device), precision, fixed, per, _available(device),
                           "cuda peak" if device.type == "cuda" else "activation count")
 
@@ -109,7 +111,7 @@ def plan_batch_size(cfg: TrainingConfig, on_event=None) -> TrainingConfig:
     precision = resolve_precision(resolved.precision, device)
     # the label classes are not known before the scan; 8 is a generous stand-in for planning
     model_cfg = resolved.model_config(num_classes=8)
-    est = estimate_memory(model_cfg, device, precision, resolved.channels_last)
+    est = estimate_memory(model_cfg, device, precision, resolved.channels_last, resolved.lambda_div)
     batch = est.largest_batch(MAX_AUTO_BATCH if device.type == "cuda" else MAX_AUTO_BATCH_CPU)
     text = f"Batch size auto: {batch} ({est.describe(batch)})"
     log.info(text)

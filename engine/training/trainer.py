@@ -26,16 +26,16 @@ from engine.events import (
     Log,
     Losses,
     Preview,
-    Progress,
-    ProgressClock,
-    StateChanged,
+    TaskState,
     ignore_events,
 )
+from engine.training import tensorboard_log
 from engine.training.checkpoints import (
     check_compatible,
+    file_error_text,
     latest_checkpoint,
-    load_checkpoint,
     restore_rng_state,
+    resume_checkpoint,
     rng_state,
     save_checkpoint,
 )
@@ -45,6 +45,7 @@ from engine.training.distributed import DistContext
 from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
 from engine.training.memory_plan import smaller_batch
 from engine.training.run_control import RunControlFile, write_command
+from engine.training.run_lock import RunLock
 from engine.training.setup import (
     TrainingSetup,
     label_colors_by_class,
@@ -52,7 +53,13 @@ from engine.training.setup import (
     prepare_training,
     seed_everything,
 )
-from engine.training.validation import Validator, pick_validation_items, preview_arrays, save_preview_png
+from engine.training.validation import (
+    Validator,
+    pick_validation_items,
+    preview_arrays,
+    preview_grid,
+    save_preview_png,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +79,27 @@ def train(config: TrainingConfig, on_event: EventCallback = ignore_events, contr
     control = control or Control()
     dist = DistContext.from_env()
     emit = on_event if dist.is_main else (lambda e: None)
-    if config.auto_batch:
-        from engine.training.memory_plan import plan_batch_size
-
-        config = plan_batch_size(dataclasses.replace(config, device=dist.device(config.device)), emit)
+    # one job per run folder (rank 0 holds the lock for the whole process group)
+    lock = RunLock(config.run, "training", create=True) if dist.is_main and config.run is not None else None
     try:
+        if lock is not None:
+            lock.acquire()
+            for text in lock.notes:
+                emit(Log("warning", text))
+        if config.auto_batch:
+            from engine.training.memory_plan import plan_batch_size
+
+            config = plan_batch_size(dataclasses.replace(config, device=dist.device(config.device)), emit)
         setup = prepare_training(config, emit, control, dist)
         dist.init(setup.device.type)
         return _Loop(setup, emit, control, dist).run()
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: a message, not a traceback
+        raise TrainingError(f"Training stopped: {file_error_text(exc, config.run)} The checkpoints written so far "
+                            "are kept; resume the run when the problem is solved.") from None
     finally:
         dist.shutdown()
+        if lock is not None:
+            lock.release()
 
 
 class _Loop:
@@ -97,7 +115,8 @@ class _Loop:
         seed_everything(cfg.seed)
         self.gan = GanTrainer(
             setup.model_cfg,
-            StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, setup.precision, setup.channels_last),
+            StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, setup.precision, setup.channels_last,
+                         l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div),
             setup.device, cfg.lr_g, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.ema_decay,
         )
         self.start, self.elapsed_before = 0, 0.0
@@ -117,15 +136,19 @@ class _Loop:
         if self.control_file is not None:
             write_command(setup.run.control_path, "run")  # a stale "stop" from an earlier session must not stop us
         self.last_metrics: dict[str, float] = {}
+        self.tb = tensorboard_log.for_training(setup, self.start, dist)  # RUN/tensorboard/, rank 0 only
 
     def _resume(self) -> None:
         s = self.s
-        ckpt = latest_checkpoint(s.run.checkpoints_dir) if s.config.resume else None
-        if ckpt is None:
-            if s.config.resume:
-                self.emit(Log("warning", f"No checkpoint in {s.run.checkpoints_dir}: starting from iteration 0."))
+        if not s.config.resume:
             return
-        state = load_checkpoint(ckpt, map_location=s.device)
+        # the checkpoint asked for (refused if damaged), else the newest intact one
+        ckpt, state, notes = resume_checkpoint(s.run.checkpoints_dir, s.config.resume_from, s.device)
+        for text in notes:
+            self.emit(Log("warning", text))
+        if ckpt is None:
+            self.emit(Log("warning", f"No checkpoint in {s.run.checkpoints_dir}: starting from iteration 0."))
+            return
         check_compatible(state, s.model_cfg.signature(), ckpt)
         try:
             self.gan.load_state_dict(state["trainer"])
@@ -159,7 +182,7 @@ class _Loop:
         return path
 
     def elapsed(self) -> float:
-        return self.elapsed_before + (time.perf_counter() - self.t0)
+        return self.elapsed_before + (time.perf_counter() - self.t0 - self.state.paused_s)
 
     def _loader(self):
         return self._loader_from(self.start)
@@ -186,7 +209,8 @@ class _Loop:
 
     def _loader_from(self, start: int):
         cfg = self.s.config
-        batches = IterationBatches(self.s.sampler, cfg.batch_size, start, cfg.iterations, self.dist.rank)
+        stacks = max(1, cfg.batch_size // self.s.model_cfg.d_slices)  # batch_size counts slices
+        batches = IterationBatches(self.s.sampler, stacks, start, cfg.iterations, self.dist.rank)
         workers = max(0, int(cfg.num_workers))
         # its own generator: creating the iterator must not draw from the global RNG, or a resumed run
         # would see different random numbers than an uninterrupted one
@@ -195,29 +219,11 @@ class _Loop:
                                pin_memory=self.s.device.type == "cuda", persistent_workers=False,
                                prefetch_factor=4 if workers else None))
 
-    def _poll_control(self) -> bool:
-        """Apply stop/pause from the Control (and the run's control file). True means stop."""
+    def _flags(self) -> tuple[bool, bool]:
+        """(stop, pause) as rank 0 sees them (its Control and the run's control file), on every rank."""
         if self.control_file is not None:
             self.control_file.apply_to(self.control)
-        stop = self.dist.broadcast_flag(self.control.stop_requested)
-        paused_flag = self.dist.broadcast_flag(self.control.paused)
-        if paused_flag and not stop:
-            self.emit(StateChanged("paused"))
-            self._write_state("paused")
-            t_pause = time.perf_counter()
-            while True:
-                time.sleep(0.05)
-                if self.control_file is not None:
-                    self.control_file.apply_to(self.control)
-                stop = self.dist.broadcast_flag(self.control.stop_requested)
-                if stop or not self.dist.broadcast_flag(self.control.paused):
-                    break
-            self.t0 += time.perf_counter() - t_pause  # paused time is not training time
-            self.clock.pause_gap()
-            if not stop:
-                self.emit(StateChanged("running"))
-                self._write_state("running")
-        return stop
+        return self.dist.broadcast_flag(self.control.stop_requested), self.dist.broadcast_flag(self.control.paused)
 
     def _write_state(self, state: str) -> None:
         """status.json tells a window watching from another process what the trainer is doing."""
@@ -229,19 +235,17 @@ class _Loop:
         s, cfg = self.s, self.s.config
         total = cfg.iterations
         self.t0 = time.perf_counter()
-        self.clock = ProgressClock(total, self.start)
+        # the pause/stop point (paused time is not training time) and the progress with rate and ETA
+        self.state = TaskState(self.emit, self.control, total, self.start, flags=self._flags, on_state=self._write_state)
         self._iteration = self.start
-        self.emit(StateChanged("running"))
-        self._write_state("running")
-        self.emit(Progress(self.start, total, "Training", None, None))
+        self.state.state_changed("running")
+        self.state.progress(self.start, "Training")
         it = self.start
         stopped = False
         loader = self._loader()
         try:
             while it < total:
-                if self._poll_control():
-                    stopped = True
-                    break
+                self.state.check()
                 batch = next(loader)
                 self.gan.set_lr_factor(lr_factor(it, total, cfg.lr_decay_start))
                 try:
@@ -258,6 +262,9 @@ class _Loop:
                 self._after_step(it, losses)
         except Cancelled:
             stopped = True
+        finally:
+            if self.tb is not None:
+                self.tb.close()
         ckpt = self._checkpoint(it)
         if ckpt is None:
             ckpt = latest_checkpoint(s.run.checkpoints_dir)
@@ -282,15 +289,18 @@ class _Loop:
             if it % cfg.preview_every == 0 or it == cfg.iterations:
                 images = preview_arrays(self.validator.images, fake, self.validator.centre_classes())
                 path = save_preview_png(s.run.samples_dir / f"iter_{it:08d}.png", images, self.colors)
+                if self.tb is not None:
+                    self.tb.preview(it, preview_grid(images, self.colors))
                 self.emit(Preview(it, images, str(path)))
         if record and self.dist.is_main:
             self.last_metrics.update(record)
             s.run.append_metrics({"iteration": it, "time_s": round(self.elapsed(), 3), **record})
+            if self.tb is not None:
+                self.tb.scalars(it, record)
             self.emit(Losses(it, {k: v for k, v in record.items() if k.startswith(("loss_", "val_"))}))
         if it % cfg.checkpoint_every == 0 and it != cfg.iterations:
             self._checkpoint(it)
-        rate, eta = self.clock.update(it)
-        self.emit(Progress(it, cfg.iterations, "Training", rate, eta))
+        self.state.progress(it, "Training")
 
     def _nan_error(self, iteration: int, exc: NonFiniteLoss) -> TrainingError:
         cfg = self.s.config

@@ -1,5 +1,6 @@
 """Validation on held-out real slices: paired SSIM / PSNR / L1 between the EMA generator's output
-(mean style, z = 0) and the real image of the same label map; and the preview images."""
+(mean style, z = 0, the same seeded noise every time) on whole slices and the real image of the
+same label map; and the preview images."""
 
 from __future__ import annotations
 
@@ -36,11 +37,16 @@ class Validator:
     def generate(self, generator: torch.nn.Module, channels_last: bool = False) -> torch.Tensor:
         generator.eval()
         outs = []
+        levels = getattr(generator, "noise_levels", 0)
+        seeded = torch.Generator().manual_seed(0)  # the same noise at every validation
         for i in range(0, len(self.labels), self.batch_size):
             lab = self.labels[i : i + self.batch_size].to(self.device)
             if channels_last:
                 lab = lab.contiguous(memory_format=torch.channels_last)
-            outs.append(generator(lab, None).float().cpu())
+            noise = None
+            if levels:
+                noise = torch.randn((len(lab), levels, *lab.shape[-2:]), generator=seeded).to(self.device)
+            outs.append(generator(lab, None, noise).float().cpu())
         return torch.cat(outs) if outs else torch.zeros(0)
 
     @torch.no_grad()
@@ -74,6 +80,16 @@ def save_preview_png(path: Path, images: dict, colors: list[tuple[int, int, int]
     """A grid: one row per sample, columns label map | real | generated."""
     from PIL import Image
 
+    grid = preview_grid(images, colors)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    Image.fromarray(grid).save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def preview_grid(images: dict, colors: list[tuple[int, int, int]]) -> np.ndarray:
+    """The preview as one RGB uint8 array (H, W, 3): a row per sample, label map | real | generated."""
     real, fake, label = images["real"], images["fake"], images["label"]
     palette = np.array(colors, dtype=np.uint8)
     rows = []
@@ -82,9 +98,4 @@ def save_preview_png(path: Path, images: dict, colors: list[tuple[int, int, int]
         lab_rgb = palette[np.clip(lab, 0, len(palette) - 1)]
         sep = np.full((r.shape[0], 2, 3), 40, np.uint8)
         rows.append(np.concatenate([lab_rgb, sep, grey(r), sep, grey(f)], axis=1))
-    grid = np.concatenate([np.concatenate([row, np.full((2, row.shape[1], 3), 40, np.uint8)]) for row in rows])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    Image.fromarray(grid).save(tmp)
-    tmp.replace(path)
-    return path
+    return np.concatenate([np.concatenate([row, np.full((2, row.shape[1], 3), 40, np.uint8)]) for row in rows])

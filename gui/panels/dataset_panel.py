@@ -27,12 +27,10 @@ from PySide6.QtWidgets import (
 from engine.data import discover
 from engine.data.cases import CaseRef, ScanResult
 from engine.data.viewing import header_tags, image_info, load_for_view
-from gui.panels.base import Panel
+from gui.panels.base import Panel, header_and_panes
 from gui.panels.welcome import WelcomePage
-from gui.widgets.error_dialog import show_error
 from gui.widgets.label_overlay import swatch_icon
 from gui.widgets.slice_view import SliceView
-from gui.workers.engine_worker import EngineWorker
 
 CASE_COLUMNS = ("ID", "Modality", "Size", "Spacing (mm)", "Labels", "Status", "Details")
 ERROR_COLOR = QColor(235, 110, 100)
@@ -148,16 +146,7 @@ class DatasetPanel(Panel):
         self.tabs.addTab(self.info_table, "Image info")
         self.tabs.addTab(tags_page, "Header tags")
 
-        split = QSplitter(Qt.Orientation.Horizontal, page)
-        split.addWidget(left)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
-        split.setSizes([560, 700])
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addLayout(header)
-        layout.addWidget(split, 1)
+        header_and_panes(page, header, left, self.tabs, (560, 700), left_stretch=1)
         return page
 
     # ------------------------------------------------------------------ scanning
@@ -176,11 +165,9 @@ class DatasetPanel(Panel):
         self.cancel_button.show()
         self.rescan_button.setEnabled(False)
         self.train_button.setEnabled(False)
-        worker = EngineWorker(discover, Path(folder))
+        worker = self.worker_for(discover, Path(folder), succeeded=self._on_scan_done, failed=self._on_scan_failed,
+                                 done=self._on_scan_finished)
         worker.progress.connect(self._on_scan_progress)
-        worker.succeeded.connect(self._on_scan_done)
-        worker.failed.connect(self._on_scan_failed)
-        worker.done.connect(self._on_scan_finished)
         self.statusMessage.emit(f"Scanning {folder}…")
         self.start_worker("scan", worker)
 
@@ -221,8 +208,7 @@ class DatasetPanel(Panel):
     @Slot(str, str)
     def _on_scan_failed(self, message: str, details: str) -> None:
         self.summary_label.setText("The folder could not be scanned.")
-        self.statusMessage.emit(message)
-        show_error(self, "Cannot open the dataset", message, details)
+        self.report_failure("Cannot open the dataset", message, details)
 
     @Slot()
     def _on_scan_finished(self) -> None:
@@ -296,10 +282,8 @@ class DatasetPanel(Panel):
         if self.worker("view") is not None:
             return  # one at a time; the newest selection loads when this one is done
         self._case_shown = case.id
-        worker = EngineWorker(_load_view, case)
-        worker.succeeded.connect(self._on_view_loaded)
-        worker.failed.connect(self._on_view_failed)
-        worker.done.connect(self._on_view_finished)
+        worker = self.worker_for(_load_view, case, succeeded=self._on_view_loaded, failed=self._on_view_failed,
+                                 done=self._on_view_finished)
         self.statusMessage.emit(f"Loading {case.id}…")
         self.start_worker("view", worker)
 
@@ -316,8 +300,7 @@ class DatasetPanel(Panel):
     @Slot(str, str)
     def _on_view_failed(self, message: str, details: str) -> None:
         self.viewer.clear()
-        self.statusMessage.emit(message)
-        show_error(self, "Cannot show this case", message, details)
+        self.report_failure("Cannot show this case", message, details)
 
     @Slot()
     def _on_view_finished(self) -> None:

@@ -38,10 +38,12 @@ def quality_note(report: dict | None) -> str:
 
 
 def default_destination(run: Path | None) -> Path:
-    """A folder that does not exist yet, beside the last export (or in ~/SynthVol exports)."""
+    """A folder that does not exist yet, beside the last export (or in ~/SynthVol exports). Its
+    name says nothing of the run: run folders are often named after the data, and the data's
+    folder after a patient."""
     value = st.app_settings().value(PARENT_KEY, "")
     parent = Path(str(value)) if value else Path.home() / "SynthVol exports"
-    base = f"{run.name}-synthetic" if run else "synthetic"
+    base = "synthetic-export"
     candidate, n = parent / base, 2
     while candidate.exists():
         candidate, n = parent / f"{base}-{n}", n + 1

@@ -1,7 +1,8 @@
 """The Gallery panel's background jobs, in the engine-contract shape the worker runs
 (``fn(*args, on_event=..., control=...)``). Each calls the engine and returns plain data for the
 GUI thread: thumbnails (one axial slice each), the two sides of a comparison, an export result, a
-quality report. No Qt here; nothing touches a widget.
+quality report. No Qt here; nothing touches a widget; where a run keeps things is TrainingRun's
+business (gallery_dir, quality_dir).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import numpy as np
 from engine.data.cases import ScanResult
 from engine.data.scan import discover
 from engine.data.viewing import ViewVolume, load_files_for_view, load_for_view
-from engine.errors import EvaluationError
+from engine.errors import EvaluationError, ExportError
 from engine.events import Control, Progress, ignore_events
-from engine.export import ExportConfig, ExportResult, export_dataset
-from engine.export.sources import gallery_export_cases, real_export_cases
+from engine.export import ExportConfig, ExportResult, export_gallery
 from engine.synthesis import Gallery, GalleryItem, GenerateConfig, GenerateResult, generate_volumes
 from engine.training.run_folder import TrainingRun
 from gui.widgets.slice_geometry import layout_for
@@ -25,12 +25,10 @@ from gui.widgets.slice_geometry import layout_for
 CT_THUMBNAIL_WINDOW = (40.0, 400.0)  # soft tissue (center, width); MR is stretched to percentiles
 SOURCE_NAMES = {"train": "training map", "augment": "deformed map", "rebalance": "rebalanced map", "folder": "your label map"}
 SOURCE_SHORT = {"train": "training", "augment": "deformed", "rebalance": "rebalanced", "folder": "folder"}
-RUN_INFO_KEYS = ("run", "checkpoint", "checkpoint_iteration", "checkpoint_sha256", "modality")
-REPORT_FOLDER = "quality"  # RUN/quality: report.json, report.html, PNGs
 
 
 def gallery_of(run: Path) -> Gallery:
-    return Gallery(Path(run) / "gallery")
+    return Gallery(TrainingRun(Path(run)).gallery_dir)
 
 
 def source_kind(item: GalleryItem) -> str:
@@ -168,70 +166,32 @@ def load_comparison(
     return Comparison(item.id, item.folder, synthetic, real, f"Real source: {case_id}{how}", scan)
 
 
-def run_dataset(run: Path) -> Path | None:
-    try:
-        return Path(TrainingRun(Path(run)).read_manifest()["dataset"])
-    except Exception:  # an unreadable manifest only means there is no real side to show
-        return None
-
-
 # ---------------------------------------------------------------------------- export
-def run_info_of(items: list[GalleryItem]) -> dict:
-    """The generator that made the samples, as each sample recorded it (the manifest's run block)."""
-    first = items[0].meta if items else {}
-    return {key: first[key] for key in RUN_INFO_KEYS if key in first}
-
-
 def export_samples(
     config: ExportConfig,
     run: Path,
     item_ids: list[str],
     with_real: bool,
-    quality: dict | None,
     on_event=ignore_events,
     control: Control | None = None,
 ) -> ExportResult:
-    """Export the chosen gallery samples (and, for a mixed nnU-Net set, the run's real training cases)."""
+    """Export the chosen gallery samples through the engine's one export call (the run's own
+    quality report goes into manifest.json)."""
     by_id = {item.id: item for item in gallery_of(run).items()}
     missing = [i for i in item_ids if i not in by_id]
     if missing:
-        from engine.errors import ExportError
-
         raise ExportError(f"Sample(s) {', '.join(missing[:5])} are no longer in the gallery of {run}.")
-    items = [by_id[i] for i in item_ids]
-    training_run = TrainingRun(Path(run))
-    real = real_export_cases(training_run) if with_real else []
-    return export_dataset(
-        config,
-        gallery_export_cases(items),
-        training_run.read_label_table(),
-        on_event,
-        control,
-        real_cases=real,
-        run_info=run_info_of(items),
-        quality=quality,
-    )
+    return export_gallery(config, TrainingRun(Path(run)), [by_id[i] for i in item_ids], with_real, on_event, control)
 
 
 # ---------------------------------------------------------------------------- quality report
 def report_folder(run: Path) -> Path:
-    return Path(run) / REPORT_FOLDER
-
-
-def evaluation_available() -> bool:
-    try:
-        import engine.evaluation as evaluation
-
-        return callable(evaluation.evaluate_run)
-    except (ImportError, AttributeError):
-        return False
+    return TrainingRun(Path(run)).quality_dir
 
 
 def run_quality_report(run: Path, settings: dict | None = None, on_event=ignore_events, control: Control | None = None) -> dict:
-    """The one place the GUI calls the evaluation engine: write RUN/quality/report.* (json, html,
-    PNGs) and return the report.json dict."""
-    if not evaluation_available():
-        raise EvaluationError("The quality report is not available in this version of SynthVol.")
+    """The one place the GUI calls the evaluation engine: write the run's quality report and
+    return it (the window's own copy, with the real case names)."""
     from engine.evaluation import EvaluateConfig, evaluate_run
 
     config = EvaluateConfig(run=Path(run), out=report_folder(run), **(settings or {}))
@@ -239,9 +199,7 @@ def run_quality_report(run: Path, settings: dict | None = None, on_event=ignore_
 
 
 def read_report(folder: Path) -> dict | None:
-    """The checked report.json of a report folder, or None when there is none (or it is incomplete)."""
-    if not (Path(folder) / "report.json").is_file() or not evaluation_available():
-        return None
+    """The checked report of a report folder, or None when there is none (or it is incomplete)."""
     from engine.evaluation import read_quality_report
 
     try:

@@ -1,7 +1,7 @@
 """The Quality view: "Check quality" asks for the report (the panel runs it in the background); the
 view shows one card per measure: its plain-language verdict, its numbers beside the real
-reference, and the report's picture for it; then the report's notes and a link to report.html.
-The view only shows what report.json says; it computes nothing."""
+reference, and the report's picture for it; then the report's notes and a link to the report's
+page. The view only shows what the report says; it computes nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.evaluation.schema import HTML_FILE
 from gui.panels.gallery_jobs import memorisation_flagged
 
 MEASURES = (
@@ -63,7 +64,7 @@ def verdict_of(report: dict, key: str) -> tuple[str, str]:
 
 
 def measure_rows(report: dict, key: str) -> list[tuple[str, str, str]]:
-    """(name, synthetic, real reference) rows of one measure, from the keys of report.json."""
+    """(name, synthetic, real reference) rows of one measure, from the keys of the report."""
     data = report.get(key)
     if not isinstance(data, dict):
         return []
@@ -239,8 +240,8 @@ class QualityView(QWidget):
         flagged = memorisation_flagged(report)
         warn = f"  <b style='color: #eb6e64;'>⚠ {flagged} slice(s) flagged as memorised: look before you export.</b>" if flagged else ""
         self.info.setText(f"Report of {when or 'unknown date'} in <code>{folder}</code>.{warn}")
-        html = self.folder / "report.html"
-        self.link.setText(f'<a href="{QUrl.fromLocalFile(str(html)).toString()}">Open report.html</a>' if html.is_file() else "")
+        html = self.folder / HTML_FILE
+        self.link.setText(f'<a href="{QUrl.fromLocalFile(str(html)).toString()}">Open {HTML_FILE}</a>' if html.is_file() else "")
 
     def image_count(self) -> int:
         return sum(len(card.figures) for card in self.cards.values())

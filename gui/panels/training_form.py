@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ConfigError
-from engine.training.config import PRESET_TRAINING, TrainingConfig
+from engine.models.config import PRESET_TRAINING
+from engine.training.config import TrainingConfig
 from engine.training.devices import DeviceInfo, list_devices
 from gui.settings import default_runs_dir
 

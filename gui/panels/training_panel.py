@@ -20,14 +20,13 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ConfigError, SynthVolError
 from engine.training.config import TrainingConfig
+from engine.training.distributed import train_distributed
 from engine.training.run_folder import TrainingRun
 from engine.training.trainer import train
 from gui.panels.base import Panel
 from gui.panels.training_form import TrainingForm
-from gui.widgets.error_dialog import show_error
 from gui.widgets.loss_plot import LossPlot
 from gui.widgets.preview_strip import PreviewStrip
-from gui.workers.distributed_worker import DistributedTrainingWorker
 from gui.workers.engine_worker import EngineWorker
 
 
@@ -111,19 +110,20 @@ class TrainingPanel(Panel):
 
     def open_run(self, folder: Path) -> bool:
         if self.state != "idle":
-            show_error(self, "Training is running", "Stop the current training before opening another run.")
+            self.report_failure("Training is running", "Stop the current training before opening another run.")
             return False
         run = TrainingRun(folder)
         try:
             record = run.read_config()
-            cfg = TrainingConfig.from_json(record["training"])
-        except (SynthVolError, KeyError, ValueError) as exc:
-            show_error(self, "Not a run folder", f"{folder}: cannot be opened as a training run ({exc}).")
+            cfg = run.read_training_config()
+            colors = run.label_colors()
+        except (SynthVolError, OSError, KeyError, ValueError) as exc:
+            self.report_failure("Not a run folder", f"{folder}: cannot be opened as a training run ({exc}).")
             return False
         self.form.fill_from(dataclasses.replace(cfg, run=Path(folder)))
         self.plot.clear()
         self.plot.load_history(run.read_metrics())
-        self.colors = [tuple(e["color"]) for e in run.read_label_table().to_json()["labels"]]
+        self.colors = colors
         samples = run.sample_images()
         if samples:
             self.previews.show_file(str(samples[-1]), f"Last preview: {samples[-1].name} (label map · real · generated)")
@@ -135,7 +135,7 @@ class TrainingPanel(Panel):
         if ssim:
             self.stats["ssim"].setText(f"SSIM {ssim[-1]:.3f}")
         self.run_folder = Path(folder)
-        self._resume_mode = any(run.checkpoints_dir.glob("*.pt")) if run.checkpoints_dir.is_dir() else False
+        self._resume_mode = run.has_checkpoint()
         self._set_state("idle")
         self.statusMessage.emit(f"Opened run {folder} (iteration {last})")
         self.runChanged.emit(Path(folder))
@@ -152,7 +152,7 @@ class TrainingPanel(Panel):
         self.form.show_error("")
         if self._resume_mode:
             cfg = dataclasses.replace(cfg, resume=True)
-        elif TrainingRun(cfg.run).exists() and any((Path(cfg.run) / "checkpoints").glob("*.pt")):
+        elif TrainingRun(cfg.run).exists() and TrainingRun(cfg.run).has_checkpoint():
             self.form.show_error(f"{cfg.run} already holds a run: choose a new run folder, or open it (File ▸ Open run) to resume.")
             return
         if not self._resume_mode:
@@ -172,14 +172,15 @@ class TrainingPanel(Panel):
         self.statusMessage.emit(f"Training into {cfg.run}")
 
     def start_distributed(self, cfg: TrainingConfig, nproc: int, gpus: list[int] | None = None) -> None:
-        """Train with DDP in a torchrun child process (several GPUs, or CPU processes)."""
+        """Train with DDP in torchrun child processes (several GPUs, or CPU processes): the engine's
+        ``train_distributed`` in the same worker as any other training."""
         self.run_folder = Path(cfg.run)
-        worker = DistributedTrainingWorker(cfg, nproc, gpus)
+        worker = EngineWorker(train_distributed, cfg, nproc=nproc, gpus=gpus)
         self._connect(worker)
         self._set_state("starting")
         self.stats["device"].setText(f"{nproc} processes (DDP)" + (f" on GPUs {gpus}" if gpus else ""))
         self.plot.timer.start()
-        self.start_process_worker("train", worker)
+        self.start_worker("train", worker)
         self.statusMessage.emit(f"Training with {nproc} processes into {cfg.run}")
 
     def _connect(self, worker) -> None:
@@ -249,8 +250,11 @@ class TrainingPanel(Panel):
         if not images and path:  # from a training process: its preview PNG
             self.previews.show_file(path, f"Iteration {iteration}: label map · real slice · generated")
             return
-        if self.colors is None and self.run_folder is not None and (self.run_folder / "label_table.json").is_file():
-            self.colors = [tuple(e["color"]) for e in TrainingRun(self.run_folder).read_label_table().to_json()["labels"]]
+        if self.colors is None and self.run_folder is not None:
+            try:
+                self.colors = TrainingRun(self.run_folder).label_colors()
+            except (SynthVolError, OSError, ValueError):
+                pass  # not written yet: the strip's own colours this time
         self.previews.show_preview(iteration, images, self.colors)
 
     @Slot(str, str)
@@ -271,9 +275,8 @@ class TrainingPanel(Panel):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
-        self.statusMessage.emit("Training failed: " + message.splitlines()[0][:120])
-        self._resume_mode = self.run_folder is not None and any((self.run_folder / "checkpoints").glob("*.pt"))
-        show_error(self, "Training failed", message, details)
+        self._resume_mode = self.run_folder is not None and TrainingRun(self.run_folder).has_checkpoint()
+        self.report_failure("Training failed", message, details)
 
     @Slot()
     def _on_done(self) -> None:

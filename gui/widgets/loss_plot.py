@@ -120,7 +120,7 @@ class LossPlot(QWidget):
             self.timer.start()
 
     def load_history(self, records: Iterable[Mapping[str, object]]) -> None:
-        """Replace everything with the steps of a metrics.jsonl (a list of dicts with ``iteration``)."""
+        """Replace everything with the steps a run logged (a list of dicts with ``iteration``)."""
         self.clear()
         columns: dict[str, tuple[list[float], list[float]]] = {}
         last = None

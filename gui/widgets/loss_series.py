@@ -32,7 +32,7 @@ def series_order(key: str) -> tuple[int, int, str]:
 
 
 def is_plotted(key: str) -> bool:
-    """Series the plot shows: ``loss``/``loss_*`` and ``val_*`` (the metrics.jsonl names)."""
+    """Series the plot shows: ``loss``/``loss_*`` and ``val_*`` (the names a run logs its metrics by)."""
     return key == "loss" or key.startswith(("loss_", "val_"))
 
 

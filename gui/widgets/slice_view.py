@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from engine.data.labels import LabelTable
 from gui.widgets import window_level as wl
-from gui.widgets.label_overlay import LabelLayer, LabelLegend, label_name
-from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for, position_text
+from gui.widgets.label_overlay import LabelLayer, LabelLegend
+from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for
 from gui.widgets.slice_interaction import SliceViewBox, key_action
+from gui.widgets.slice_texts import probe_text, slice_text, volume_text
 from gui.widgets.slice_toolbar import SliceToolbar
 from gui.widgets.view_annotations import ViewAnnotations
 from gui.widgets.volume_input import checked_volume
@@ -52,9 +53,7 @@ class SliceView(QWidget):
         self._layout: SliceLayout = layout_for("axial", self._spacing)
         self._indices = dict.fromkeys(ORIENTATIONS, 0)
         self._window = (0.5, 1.0)
-        self._initial_window = (0.5, 1.0)
-        self._auto_window = (0.5, 1.0)
-        self._range = (0.0, 1.0)
+        self._windows = wl.VolumeWindow()
         self._opacity = 0.5
         self._overlay_visible = True
         self._probe_pos: QPointF | None = None
@@ -134,12 +133,7 @@ class SliceView(QWidget):
         self._origin = None if origin is None else tuple(float(o) for o in origin)
         self._direction = None if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
         self.labels.set_labels(label, label_table)
-        self._range = wl.value_range(image)
-        self._auto_window = wl.auto_window(image)
-        if window is not None and float(window[1]) > 0:
-            self._initial_window = (float(window[0]), float(window[1]))
-        else:
-            self._initial_window = self._auto_window
+        self._windows = wl.VolumeWindow.of(image, window)
         self.toolbar.set_presets_enabled({n: p.applies_to(modality) for n, p in self._presets.items()})
         self.toolbar.set_overlay_available(label is not None)
         if not same_geometry:
@@ -149,7 +143,7 @@ class SliceView(QWidget):
         self.annotations.set_message("")
         self.toolbar.setEnabled(True)
         self._apply_layout(fit=not same_geometry)
-        self.set_window(*self._initial_window)
+        self.set_window(*self._windows.initial)
 
     def clear(self) -> None:
         """Show nothing (and say so)."""
@@ -266,14 +260,14 @@ class SliceView(QWidget):
 
     @Slot(float, float)
     def set_window(self, center: float, width: float) -> None:
-        center, width = float(center), float(width)
-        if not (np.isfinite(center) and np.isfinite(width)):
+        clamped = self._windows.clamped(center, width)
+        if clamped is None:
             return
-        width = max(width, wl.minimum_width(self._range[1] - self._range[0]))
+        center, width = clamped
         changed = (center, width) != self._window
         self._window = (center, width)
         self.image_item.setLevels(self._levels())
-        self.toolbar.show_preset(wl.matching_preset(self._window, self._presets, self._auto_window))
+        self.toolbar.show_preset(wl.matching_preset(self._window, self._presets, self._windows.auto))
         self.annotations.set_corner(
             "bottom_right", wl.readout(center, width) if self._image is not None else ""
         )
@@ -283,13 +277,13 @@ class SliceView(QWidget):
     @Slot()
     def reset_window(self) -> None:
         """Back to the volume's own window (DICOM) or its 0.1-99.9 percentile range."""
-        self.set_window(*self._initial_window)
+        self.set_window(*self._windows.initial)
 
     @Slot(str)
     def apply_preset(self, name: str) -> None:
         if name == wl.AUTO_PRESET:
             if self._image is not None:
-                self.set_window(*self._auto_window)
+                self.set_window(*self._windows.auto)
             return
         if name not in self._presets:
             raise KeyError(f"No window preset named {name!r}; known: {', '.join(self.preset_names())}.")
@@ -304,7 +298,7 @@ class SliceView(QWidget):
         if self._image is None:
             return
         pixels = min(self.view_box.width(), self.view_box.height())
-        self.set_window(*wl.dragged_window(*self._window, dx, dy, self._range, pixels))
+        self.set_window(*wl.dragged_window(*self._window, dx, dy, self._windows.range, pixels))
 
     # --------------------------------------------------------------- overlay
     def overlay_opacity(self) -> float:
@@ -344,15 +338,9 @@ class SliceView(QWidget):
 
     # ------------------------------------------------------------------ text
     def _update_texts(self) -> None:
-        name = self._orientation.capitalize()
-        lines = [f"{name} {self.slice_index + 1}/{self.slice_count}"]
-        if self._origin is not None:
-            args = (self._image.shape, self.slice_index, self._spacing, self._origin, self._direction)
-            lines.append(position_text(self._layout, *args))
-        self.annotations.set_corner("top_left", "\n".join(lines))
-        sx, sy, sz = self._spacing
-        info = f"{sx:.3g} × {sy:.3g} × {sz:.3g} mm"
-        self.annotations.set_corner("top_right", f"{self._modality}\n{info}" if self._modality else info)
+        args = (self._layout, self._image.shape, self.slice_index, self._spacing, self._origin, self._direction)
+        self.annotations.set_corner("top_left", slice_text(self._orientation, *args))
+        self.annotations.set_corner("top_right", volume_text(self._modality, self._spacing))
 
     @Slot(object)
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
@@ -364,17 +352,10 @@ class SliceView(QWidget):
         text = ""
         if self._image is not None and self._probe_pos is not None:
             p = self.view_box.mapSceneToView(self._probe_pos)
-            row, col = (
-                int(np.floor(p.y() / self._layout.row_spacing)),
-                int(np.floor(p.x() / self._layout.col_spacing)),
-            )
-            rows, cols = self.displayed_shape()
-            if 0 <= row < rows and 0 <= col < cols:
-                z, y, x = self._layout.voxel_at(self._image.shape, self.slice_index, row, col)
-                unit = " HU" if (self._modality or "").upper() == "CT" else ""
-                text = f"({x}, {y}, {z})  {wl.format_value(float(self._image[z, y, x]))}{unit}"
-                if self._label is not None and self._label[z, y, x]:
-                    text += f"\n{label_name(self.labels.table, int(self._label[z, y, x]))}"
+            row = int(np.floor(p.y() / self._layout.row_spacing))
+            col = int(np.floor(p.x() / self._layout.col_spacing))
+            text = probe_text(self._layout, self._image, self._label, self.labels.table, self.slice_index, row, col,
+                              self._modality)
         self.annotations.set_corner("bottom_left", text)
 
     # ------------------------------------------------------------------ keys

@@ -148,3 +148,26 @@ def matching_preset(
     if auto is not None and np.allclose(window, auto):
         return AUTO_PRESET
     return None
+
+
+@dataclass
+class VolumeWindow:
+    """The windows of one volume: its own (DICOM's, else the percentile one), the automatic one,
+    and its value range (the drag's gain and limits)."""
+
+    initial: tuple[float, float] = (0.5, 1.0)
+    auto: tuple[float, float] = (0.5, 1.0)
+    range: tuple[float, float] = (0.0, 1.0)
+
+    @classmethod
+    def of(cls, volume: np.ndarray, window: tuple[float, float] | None = None) -> VolumeWindow:
+        auto = auto_window(volume)
+        own = (float(window[0]), float(window[1])) if window is not None and float(window[1]) > 0 else auto
+        return cls(own, auto, value_range(volume))
+
+    def clamped(self, center: float, width: float) -> tuple[float, float] | None:
+        """The window to show for a request (never narrower than the data allows); None if not finite."""
+        center, width = float(center), float(width)
+        if not (np.isfinite(center) and np.isfinite(width)):
+            return None
+        return center, max(width, minimum_width(self.range[1] - self.range[0]))

@@ -1,5 +1,7 @@
-"""The QThread adapter: runs one engine function (the engine contract: config, on_event, control)
-off the GUI thread and turns its events into Qt signals, throttled to at most ~20 Hz.
+"""The QThread adapter, the window's one worker family: runs one engine function (the engine
+contract: config, on_event, control) off the GUI thread and turns its events into Qt signals,
+throttled to at most ~20 Hz. Training in torchrun processes is such a function too
+(engine.training.distributed.train_distributed), so it runs in this worker like everything else.
 
 Workers only emit; they never touch widgets. Stop and pause are the engine Control's flags (a busy
 loop never runs a queued slot), so they act within one iteration.
@@ -98,7 +100,8 @@ class EngineWorker(QObject):
         except SynthVolError as exc:
             self._flush_losses()
             self.stateChanged.emit("failed")
-            self.failed.emit(str(exc), traceback.format_exc())
+            details = getattr(exc, "details", "")  # e.g. the last output of a torchrun child
+            self.failed.emit(str(exc), f"{details}\n\n{traceback.format_exc()}" if details else traceback.format_exc())
         except Exception as exc:  # a bug or an unexpected library error: show it, keep the window
             log.exception("worker failed")
             self._flush_losses()

@@ -20,47 +20,63 @@ from tests.engine.data_factory import phantom, phantom_label, write_volume
 SHAPE = (6, 20, 16)
 
 
-def test_ct_window_maps_hu_to_minus_one_one_and_back():
+def test_ct_map_keeps_the_full_hu_range_and_inverts():
+    # issue 12: -1024..3071 HU through a piecewise-linear map (was a -1000..1000 HU window, which
+    # clipped bone, contrast and metal), soft tissue more finely resolved than before
     norm = IntensityNormalization("CT")
-    hu = np.array([-3000.0, -1000.0, -500.0, 0.0, 40.0, 1000.0, 3071.0], np.float32)
-    low, high = norm.fit("c1", hu)
-    assert (low, high) == (-1000.0, 1000.0)
-    x = IntensityNormalization.forward(hu, low, high)
-    np.testing.assert_allclose(x, [-1.0, -1.0, -0.5, 0.0, 0.04, 1.0, 1.0], atol=1e-6)
-    inside = hu[1:6]
-    np.testing.assert_allclose(IntensityNormalization.inverse(x[1:6], low, high), inside, atol=1e-3)
+    assert norm.fit("c1", np.zeros(3, np.float32)) == (-1024.0, 3071.0)
+    hu = np.array([-3000.0, -1024.0, -1000.0, -500.0, -200.0, 0.0, 40.0, 300.0, 1000.0, 3000.0, 3071.0, 5000.0])
+    x = norm.forward(hu.astype(np.float32), norm.cases["c1"])
+    assert x.dtype == np.float32 and np.all(np.diff(x) >= 0)
+    assert (x[0], x[1], x[-2], x[-1]) == (-1.0, -1.0, 1.0, 1.0)  # clipped only outside -1024..3071
+    np.testing.assert_allclose(x[[4, 7]], [-0.4, 0.4], atol=1e-6)
+    inside = hu[1:-1]
+    np.testing.assert_allclose(norm.inverse(norm.forward(inside)), inside, atol=0.05)
+    # soft tissue: 6.25 HU per 0.01 of the output (the old window: 10 HU)
+    step = float(norm.inverse(np.float32(0.01)) - norm.inverse(np.float32(0.0)))
+    assert step == pytest.approx(6.25, abs=0.01)
+    # bone keeps its value: cortical bone and metal are not cut at 1000 HU any more
+    assert float(norm.inverse(norm.forward(np.float32(2500.0)))) == pytest.approx(2500.0, abs=0.5)
     # what a run stores can be read back and inverts the same way
     again = IntensityNormalization.from_json(json.loads(json.dumps(norm.to_json())))
-    assert again.reference == (-1000.0, 1000.0)
-    assert again.cases == {"c1": (-1000.0, 1000.0)}
+    assert again.reference == (-1024.0, 3071.0) and again.to_json()["method"] == "piecewise_linear"
+    assert again.cases == {"c1": (-1024.0, 3071.0)}
+    np.testing.assert_array_equal(again.forward(hu), norm.forward(hu))
+    # a run written with the old window still loads and maps back linearly
+    old = IntensityNormalization.from_json(
+        {"modality": "CT", "method": "window", "ct_window": [-1000.0, 1000.0], "cases": {"c": [-1000.0, 1000.0]}}
+    )
+    assert float(old.inverse(np.float32(0.5))) == pytest.approx(500.0)
 
 
-def test_mr_percentiles_per_volume_and_their_inverse():
+def test_mr_percentiles_per_volume_keep_the_bright_tail():
     norm = IntensityNormalization("MR", mr_percentiles=(1.0, 99.0))
     a = np.linspace(0.0, 1000.0, 100_001, dtype=np.float32)
     b = a * 3.0 + 50.0
-    la, ha = norm.fit("a", a)
-    lb, hb = norm.fit("b", b)
-    assert (la, ha) == pytest.approx((10.0, 990.0), abs=0.1)
-    assert (lb, hb) == pytest.approx((80.0, 3020.0), abs=0.3)
-    xa = IntensityNormalization.forward(a, la, ha)
-    assert xa.min() == -1.0 and xa.max() == 1.0
-    assert float(IntensityNormalization.forward(np.float32(500.0), la, ha)) == pytest.approx(0.0, abs=1e-4)
-    mid = a[(a > la) & (a < ha)]
-    np.testing.assert_allclose(
-        IntensityNormalization.inverse(IntensityNormalization.forward(mid, la, ha), la, ha),
-        mid,
-        rtol=1e-5,
-        atol=1e-3,
-    )
-    assert norm.reference == pytest.approx(((la + lb) / 2, (ha + hb) / 2))
+    la, ha, ta = norm.fit("a", a)
+    lb, hb, tb = norm.fit("b", b)
+    assert (la, ha, ta) == pytest.approx((10.0, 990.0, 1000.0), abs=0.1)
+    assert (lb, hb, tb) == pytest.approx((80.0, 3020.0, 3050.0), abs=0.3)
+    xa = norm.forward(a, (la, ha, ta))
+    assert xa.min() == -1.0 and xa.max() == pytest.approx(1.0)
+    assert float(norm.forward(np.float32(500.0), (la, ha, ta))) == pytest.approx(-1 + 1.6 * 490 / 980, abs=1e-4)
+    # the brightest percent is not clipped: 990..1000 spreads over 0.6..1
+    tail = norm.forward(np.float32(995.0), (la, ha, ta))
+    assert float(tail) == pytest.approx(0.8, abs=0.01)
+    mid = a[a > la]
+    np.testing.assert_allclose(norm.inverse(norm.forward(mid, (la, ha, ta)), (la, ha, ta)), mid, rtol=1e-5, atol=1e-3)
+    assert norm.reference == pytest.approx(((la + lb) / 2, (ha + hb) / 2, (ta + tb) / 2))
+    again = IntensityNormalization.from_json(json.loads(json.dumps(norm.to_json())))
+    assert again.reference == pytest.approx(norm.reference) and again.to_json()["method"] == "percentile_tail"
 
 
 def test_normalization_rejects_bad_settings_and_guesses_modality():
     with pytest.raises(ConfigError):
         IntensityNormalization("PET")
-    with pytest.raises(ConfigError):
-        IntensityNormalization("CT", ct_window=(100.0, -100.0))
+    with pytest.raises(ConfigError, match="rising"):
+        IntensityNormalization("CT", ct_knots=((100.0, -1.0), (-100.0, 1.0)))
+    with pytest.raises(ConfigError, match="percentiles"):
+        IntensityNormalization("MR", mr_percentiles=(99.0, 1.0))
     assert guess_modality(phantom(SHAPE, "CT").astype(np.float32)) == "CT"
     assert guess_modality(phantom(SHAPE, "MR").astype(np.float32)) == "MR"
 
@@ -204,13 +220,13 @@ def test_cache_resamples_in_plane_to_a_common_spacing_and_normalises(tmp_path):
         assert v.image().dtype == np.float16 and v.label().dtype == np.uint8
     np.testing.assert_allclose(vols["fine"].geometry.origin, vols["coarse"].geometry.origin, atol=1e-6)
     np.testing.assert_array_equal(vols["fine"].label(), vols["coarse"].label())
-    expected = IntensityNormalization.forward(phantom((4, 10, 8)), -1000.0, 1000.0)
+    expected = IntensityNormalization("CT").forward(phantom((4, 10, 8)))
     np.testing.assert_allclose(vols["coarse"].image().astype(np.float32), expected, atol=2e-3)
     np.testing.assert_allclose(vols["fine"].image().astype(np.float32), expected, atol=2e-3)
     # per slice, which classes it holds (for class-balanced sampling)
     assert vols["coarse"].presence.shape == (4, 3) and vols["coarse"].presence.all()
     # what the run stores maps synthetic images back to HU
-    assert prepared.normalization.to_json()["reference"] == [-1000.0, 1000.0]
+    assert prepared.normalization.to_json()["reference"] == [-1024.0, 3071.0]
 
 
 def test_load_case_gives_float_image_and_stored_label_values(tmp_path):

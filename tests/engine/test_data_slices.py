@@ -69,7 +69,8 @@ def test_sample_shapes_context_order_and_values(prepared):
         np.testing.assert_array_equal(decoded, label[zz])
     img = sample["image"].numpy()[0]
     assert img[0, 0] == -1.0  # padding is air
-    assert img[py + 6, px + 6] == pytest.approx((50 + 1000) / 1000 - 1, abs=1e-2)
+    # 50 HU on the CT map's soft-tissue segment (-200..300 HU -> -0.4..0.4; issue 12)
+    assert img[py + 6, px + 6] == pytest.approx(-0.4 + 0.8 * (50 + 200) / 500, abs=1e-3)
     # at the first slice the context repeats the edge slice
     edge = ds[0]["label"].numpy().reshape(2 * k + 1, classes, size, size).argmax(axis=1)
     np.testing.assert_array_equal(edge[0], edge[k])

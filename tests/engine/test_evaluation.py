@@ -33,7 +33,7 @@ from engine.evaluation import (
 from engine.evaluation.diversity import COLLAPSE_MS_SSIM, ms_ssim, ms_ssim_scales
 from engine.evaluation.fidelity import PSNR_CAP_DB
 from engine.evaluation.schema import clean_json
-from engine.evaluation.utility import SegmenterSettings
+from engine.evaluation.segmenter import SegmenterBudget
 from engine.events import Control, Finished, Progress
 from engine.resources import DEMO_DATASET
 from engine.training.config import TrainingConfig
@@ -200,7 +200,7 @@ def seg_data():
 
 def test_tstr_with_real_data_as_synthetic_equals_trtr(seg_data):
     real, test = seg_data
-    settings = SegmenterSettings(iterations=60, batch_size=4, lr=3e-3, seed=3)
+    settings = SegmenterBudget(iterations=60, batch_size=4, lr=3e-3, seed=3)
     t = tstr_measures(real, (real[0].copy(), real[1].copy()), test, NAMES, settings)
     assert t["dice_real"] > 0.7  # the segmenter learns this easy task
     assert t["dice_synthetic"] == pytest.approx(t["dice_real"], abs=1e-6)
@@ -214,7 +214,7 @@ def test_tstr_with_noise_as_synthetic_scores_low(seg_data):
     real, test = seg_data
     noise = np.random.default_rng(0).uniform(-1, 1, real[0].shape).astype(np.float32)
     t = tstr_measures(
-        real, (noise, real[1]), test, NAMES, SegmenterSettings(iterations=60, batch_size=4, lr=3e-3)
+        real, (noise, real[1]), test, NAMES, SegmenterBudget(iterations=60, batch_size=4, lr=3e-3)
     )
     assert t["dice_synthetic"] < t["dice_real"] - 0.2 and t["ratio"] < 0.7
 
@@ -337,6 +337,8 @@ def test_report_on_the_demo_single_case_run(demo_run, tmp_path):
     assert report["heldout"]["mode"] == "slice_block" and report["modality"] == "MR"
     assert set(report["intensity_w1"]) == {"background", "CSF", "grey matter", "white matter"}
     assert any("single case" in n for n in report["notes"])
+    assert report["realism"]["slices"] >= 2 and set(report["realism"]["per_plane"]) == {"axial", "coronal", "sagittal"}
+    assert report["verdicts"]["realism"]["status"] in ("good", "fair", "poor")
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].done == progress[-1].total
     assert [e.done for e in progress[1:]] == sorted(e.done for e in progress[1:])
@@ -370,6 +372,10 @@ def test_noise_generator_through_the_whole_report(ct_run, tmp_path):
     assert report["intensity"]["mean_relative_foreground"] > 0.1
     assert report["verdicts"]["intensity_w1"]["status"] == "poor"
     assert report["memorization"]["flagged"] == 0 and report["memorization"]["nn_ratio"] > 1.0
+    # realism (issue 12): uniform noise is far too textured and flickers from slice to slice
+    realism = report["realism"]
+    assert realism["checks"]["texture_soft_tissue"]["value"] > 1.33 and not realism["checks"]["through_plane"]["met"]
+    assert report["verdicts"]["realism"]["status"] == "poor"
 
 
 def test_stop_cancels_without_leaving_a_report(demo_run, tmp_path):

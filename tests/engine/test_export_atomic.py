@@ -156,8 +156,8 @@ def test_config_round_trips_through_json(tmp_path):
         mix_synthetic_per_real=2.0,
         seg_type="LABELMAP",
     )
-    again = ExportConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    again = ExportConfig.from_json(json.loads(json.dumps(config.to_json())))
     assert again == config
     assert again.nnunet_dataset == "Dataset777_Liver"
     with pytest.raises(ConfigError, match="unknown setting"):
-        ExportConfig.from_dict({"out_dir": "x", "colour": "blue"})
+        ExportConfig.from_json({"out_dir": "x", "colour": "blue"})

@@ -44,8 +44,9 @@ PRIVATE_CREATOR = "ACME_PRIVATE_CREATOR"
 PRIVATE_VALUE = "PRIVATE-SECRET-VALUE-314159"
 
 
-def _write_source_series(folder, image: sitk.Image) -> list[str]:
-    """A CT series full of identifiers; returns every UID it uses."""
+def write_ct_series(folder, image: sitk.Image, fill, file_name=lambda k: f"src{k:03d}.dcm") -> list[str]:
+    """A CT series of ``image`` (HU), one file per slice; ``fill(ds, k)`` adds what a source header
+    carries besides the geometry. Returns every UID the series uses."""
     folder.mkdir()
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     uids = [study, series, frame]
@@ -58,8 +59,7 @@ def _write_source_series(folder, image: sitk.Image) -> list[str]:
         uids.append(ds.SOPInstanceUID)
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
         ds.Modality = "CT"
-        for key, value in IDENTIFIERS.items():
-            setattr(ds, key, value)
+        fill(ds, k)
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [f"{v:.6f}" for v in image.TransformIndexToPhysicalPoint((0, 0, k))]
         ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*m[:, 0], *m[:, 1])]
@@ -70,13 +70,23 @@ def _write_source_series(folder, image: sitk.Image) -> list[str]:
         ds.Rows, ds.Columns = array.shape[1:]
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         ds.RescaleIntercept, ds.RescaleSlope = "0", "1"
-        block = ds.private_block(0x0011, PRIVATE_CREATOR, create=True)
-        block.add_new(0x01, "LO", PRIVATE_VALUE)
         ds.PixelData = array[k].tobytes()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        pydicom.dcmwrite(folder / f"src{k:03d}.dcm", ds, enforce_file_format=True)
+        pydicom.dcmwrite(folder / file_name(k), ds, enforce_file_format=True)
     return uids
+
+
+def _write_source_series(folder, image: sitk.Image) -> list[str]:
+    """A CT series full of identifiers; returns every UID it uses."""
+
+    def fill(ds, k):
+        for key, value in IDENTIFIERS.items():
+            setattr(ds, key, value)
+        block = ds.private_block(0x0011, PRIVATE_CREATOR, create=True)
+        block.add_new(0x01, "LO", PRIVATE_VALUE)
+
+    return write_ct_series(folder, image, fill)
 
 
 def _read_like_a_pipeline(folder) -> sitk.Image:

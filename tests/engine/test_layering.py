@@ -45,3 +45,30 @@ def test_importing_the_whole_engine_loads_no_qt():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"engine pulled in: {out.stdout.strip()}"
+
+
+def test_import_contracts_of_pyproject_hold():
+    """The import-linter contracts of pyproject.toml ([tool.importlinter]): the engine never imports
+    Qt or the GUI, its layers import downward only (data <- models <- training <- synthesis <-
+    release <- export/evaluation <- cli), and nothing outside engine/cli* imports the CLI."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache"], cwd=ENGINE.parent, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "3 kept, 0 broken" in out.stdout, out.stdout[-2000:]
+
+
+def test_the_layer_contract_catches_an_upward_import(tmp_path):
+    """The contract is not vacuous: a data module that imports the trainer breaks it."""
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ENGINE, copy / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ENGINE.parent / "gui", copy / "gui", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ENGINE.parent / "pyproject.toml", copy / "pyproject.toml")
+    (copy / "engine" / "data" / "upward.py").write_text("import engine.training.trainer\n", encoding="utf-8")
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(lint), "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0 and "engine.data.upward -> engine.training.trainer" in out.stdout, out.stdout[-3000:]

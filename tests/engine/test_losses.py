@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from engine.training.losses import (
-    LossWeights,
     d_adversarial_loss,
     feature_matching_loss,
     g_adversarial_loss,
@@ -139,8 +138,3 @@ def test_losses_are_float32_and_finite_under_bf16_autocast():
     assert losses["kl"].item() == pytest.approx(kl_divergence(mu.float(), logvar.float()).item(), rel=1e-6)
     (losses["g"] + losses["l1"]).backward()
     assert torch.isfinite(fake_logits.grad.float()).all() and torch.isfinite(fake_img.grad.float()).all()
-
-
-def test_loss_weights_defaults():
-    w = LossWeights()
-    assert (w.adversarial, w.feature_matching, w.l1, w.kl) == (1.0, 10.0, 10.0, 0.05)

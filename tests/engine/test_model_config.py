@@ -69,7 +69,10 @@ def test_validate_names_other_bad_settings(kwargs, text):
 def test_presets():
     for cfg in (QUICK, QUALITY):
         cfg.validate()
-    assert (QUICK.image_size, QUICK.base_channels, QUICK.style_dim) == (128, 32, 16)
+    # issue 12: lean channels (a 512 px slice in under a second on a CPU core), per-pixel norm,
+    # a discriminator over pairs of neighbouring slices
+    assert (QUICK.image_size, QUICK.base_channels, QUICK.style_dim) == (128, 16, 16)
+    assert (QUICK.norm, QUICK.noise, QUICK.d_slices) == (QUALITY.norm, QUALITY.noise, QUALITY.d_slices) == ("pixel", True, 2)
     q = QUALITY
     assert (q.image_size, q.base_channels, q.spade_hidden, q.style_dim) == (256, 64, 128, 64)
     assert QUALITY.d_scales == 2

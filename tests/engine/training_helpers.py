@@ -31,3 +31,17 @@ def tiny_config(run: Path, **overrides) -> TrainingConfig:
         cache_dir=run.parent / "cache",
     )
     return dataclasses.replace(cfg, **overrides)
+
+
+def settings_file(folder: Path, **overrides) -> Path:
+    """A --config JSON for `python main.py train` with the tiny model of tiny_config (CPU, seconds)."""
+    import json
+
+    settings = {
+        "image_size": 64, "batch_size": 2, "base_channels": 8, "model_overrides": TINY_MODEL, "log_every": 1,
+        "val_every": 3, "preview_every": 3, "val_slices": 4, "threads": 1, "cache_dir": str(folder / "cache"),
+        **overrides,
+    }
+    path = folder / "settings.json"
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return path

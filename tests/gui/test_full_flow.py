@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from gui import settings as st
 from gui.main_window import MainWindow
-from gui.panels import dataset_panel, gallery_panel, training_panel
+from gui.widgets import error_dialog
 from tests.engine.training_helpers import tiny_config
 from tests.gui.test_gallery_panel import export_through_dialog, generate, wait_for_export
 
@@ -24,9 +24,7 @@ def errors(monkeypatch):
     def record(parent, title, message, details=None):
         shown.append((title, message))
 
-    for module in (dataset_panel, training_panel, gallery_panel):
-        if hasattr(module, "show_error"):
-            monkeypatch.setattr(module, "show_error", record)
+    monkeypatch.setattr(error_dialog, "show_error", record)  # the one error path of every panel
     return shown
 
 

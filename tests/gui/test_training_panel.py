@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QMessageBox
 from engine.data import discover
 from engine.resources import DEMO_DATASET
 from engine.training.run_folder import TrainingRun
-from gui.panels import training_panel as tp
 from gui.panels.training_panel import TrainingPanel
+from gui.widgets import error_dialog
 from tests.engine.training_helpers import tiny_config
 
 
@@ -77,7 +77,7 @@ def test_open_run_shows_curves_and_samples_and_resumes(panel, qtbot, monkeypatch
 
 def test_failing_training_is_shown_and_the_panel_returns_to_idle(panel, qtbot, monkeypatch, tmp_path):
     shown = []
-    monkeypatch.setattr(tp, "show_error", lambda parent, title, message, details=None: shown.append(message))
+    monkeypatch.setattr(error_dialog, "show_error", lambda parent, title, message, details=None: shown.append(message))
     empty = tmp_path / "empty"
     empty.mkdir()
     _use_config(panel, monkeypatch, tiny_config(tmp_path / "run", data=empty))
@@ -104,7 +104,7 @@ def test_several_processes_train_in_a_torchrun_child(panel, qtbot, monkeypatch, 
 
 def test_a_crashing_child_is_reported_not_fatal(panel, qtbot, monkeypatch, tmp_path):
     shown = []
-    monkeypatch.setattr(tp, "show_error", lambda parent, title, message, details=None: shown.append((message, details)))
+    monkeypatch.setattr(error_dialog, "show_error", lambda parent, title, message, details=None: shown.append((message, details)))
     cfg = tiny_config(tmp_path / "run", data=tmp_path / "missing")
     panel.start_distributed(cfg, nproc=2)
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=300_000)
