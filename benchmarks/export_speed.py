@@ -107,6 +107,7 @@ RUNS = [
     ("  dicom only (series + SEG)", ("dicom",)),
     ("  nifti only", ("nifti",)),
     ("  nnunet only", ("nnunet",)),
+    ("  slicer only (.nrrd + .seg.nrrd)", ("slicer",)),
 ]
 
 
@@ -154,7 +155,8 @@ def time_parts(folder: Path, image, label, repeat: int = 5) -> None:
         headers = part(
             "DICOM slice files", dicom_series.write_series, d / "CT_1", prepared, who, uids, prov, ignore
         )
-        part("DICOM SEG", dicom_seg.write_case_seg, d / "SEG", prepared, headers, who, uids, prov, table)
+        request = dicom_seg.SegRequest(prepared, headers, who, uids, prov, table)
+        part("DICOM SEG", dicom_seg.write_case_seg, d / "SEG", request)
         image_nii = part(
             "NIfTI image before deflate", nifti.write_uncompressed, prepared.image(), d / "i.nii.gz"
         )

@@ -15,6 +15,7 @@ each source's seconds per volume beside the training maps'.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -85,17 +86,21 @@ def main() -> None:
     print(f"label map {label.GetSize()} at {tuple(round(s, 3) for s in label.GetSpacing())} mm; generator "
           f"{synth.model_cfg.arch} base {synth.model_cfg.base_channels}, trained at {synth.model_cfg.image_size} px; "
           f"device {synth.device}; torch threads {torch.get_num_threads()}")
-    times = []
+    times, cpu = [], []
     for i in range(args.volumes):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         image = synth.synthesize(label, seed=i, batch_size=args.batch)
         if synth.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         assert image.GetSize() == label.GetSize()
     if args.native:
         print(f"generated on the label's own grid ({synth.on_training_grid(label)=}): no resampling")
     print(f"seconds per {args.size}x{args.size}x{args.slices} volume: median {np.median(times):.2f} (runs: {', '.join(f'{t:.2f}' for t in times)})")
+    # CPU seconds hardly depend on what else the machine runs: on an idle machine the wall time is
+    # about CPU seconds / threads (a busy shared machine stretches the wall time, not these)
+    print(f"CPU seconds per volume (all threads): median {np.median(cpu):.2f}; load average {os.getloadavg()[0]:.1f}")
 
 
 

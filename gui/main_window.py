@@ -28,11 +28,12 @@ from gui import settings as st
 from gui.dialogs.help import show_about, show_shortcuts
 from gui.panels.dataset_panel import DatasetPanel
 from gui.panels.gallery_panel import GalleryPanel
+from gui.panels.runs_panel import RunsPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.widgets.log_view import LogView, QtLogHandler
 
 log = logging.getLogger(__name__)
-PANELS = ("dataset", "training", "gallery")
+PANELS = ("dataset", "training", "gallery", "runs")
 
 
 class MainWindow(QMainWindow):
@@ -46,12 +47,15 @@ class MainWindow(QMainWindow):
         self.dataset_panel = DatasetPanel(self)
         self.training_panel = TrainingPanel(self)
         self.gallery_panel = GalleryPanel(self)
-        self.panels = {"dataset": self.dataset_panel, "training": self.training_panel, "gallery": self.gallery_panel}
+        self.runs_panel = RunsPanel(self)
+        self.panels = {"dataset": self.dataset_panel, "training": self.training_panel, "gallery": self.gallery_panel,
+                       "runs": self.runs_panel}
 
         self.nav = QListWidget(self)
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(150)
-        for i, (name, text) in enumerate((("dataset", "1  Dataset"), ("training", "2  Training"), ("gallery", "3  Gallery"))):
+        for i, (name, text) in enumerate((("dataset", "1  Dataset"), ("training", "2  Training"), ("gallery", "3  Gallery"),
+                                                  ("runs", "4  Runs"))):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(f"{text.split()[1]} (Ctrl+{i + 1})")
@@ -162,6 +166,10 @@ class MainWindow(QMainWindow):
         self.dataset_panel.trainRequested.connect(self._show_training)
         self.training_panel.runChanged.connect(self.gallery_panel.set_run)
         self.training_panel.runChanged.connect(self._remember_run)
+        self.training_panel.runChanged.connect(self.runs_panel.note_run)
+        self.runs_panel.openRequested.connect(self.open_run)
+        self.runs_panel.resumeRequested.connect(self.resume_run)
+        self.training_panel.deviceChanged.connect(self._show_device)
 
     # ------------------------------------------------------------------ actions
     @Slot()
@@ -202,9 +210,17 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_run(Path(folder))
 
+    @Slot(object)
     def open_run(self, folder: Path) -> None:
         if self.training_panel.open_run(Path(folder)):
             self.nav.setCurrentRow(1)
+
+    @Slot(object)
+    def resume_run(self, folder: Path) -> None:
+        """Open the run and go on training it (the Runs view's Resume)."""
+        if self.training_panel.open_run(Path(folder)):
+            self.nav.setCurrentRow(1)
+            self.training_panel.start()
 
     @Slot(object)
     def _on_dataset_loaded(self, result) -> None:
@@ -228,6 +244,13 @@ class MainWindow(QMainWindow):
     @Slot()
     def _open_recent(self) -> None:
         self.open_dataset(Path(str(self.sender().data())))
+
+    @Slot(str)
+    def _show_device(self, text: str) -> None:
+        """The device training runs on, as the engine reports it (cut short here, whole in the tooltip)."""
+        shown = text if len(text) <= 64 else text[:63] + "…"
+        self.status_device.setText(f"Device: {shown}")
+        self.status_device.setToolTip(f"Training runs on: {text}")
 
     @Slot(str)
     def show_status(self, text: str) -> None:
@@ -283,6 +306,8 @@ class MainWindow(QMainWindow):
                 self, "Work in progress",
                 f"{', '.join(n.capitalize() for n in busy)} is still running. Stop it and quit?\n"
                 "Training writes a checkpoint when stopped, so it can be resumed.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,  # Enter keeps the work running
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

@@ -17,6 +17,7 @@ class CaseRef:
     image_files: tuple[Path, ...] = ()  # the sorted slices of a DICOM series
     label_kind: str | None = None  # "volume" | "seg"
     modality: str | None = None
+    inferred_modality: str | None = None  # from the intensities, when no header, name or user says it
     geometry: Geometry | None = None
     label_values: tuple[int, ...] = ()
     label_resampled: bool = False  # the label lies on another grid and is resampled to the image's
@@ -29,6 +30,18 @@ class CaseRef:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def shown_modality(self) -> str | None:
+        """The modality to show and to window by: the declared one, else the inferred one."""
+        return self.modality or self.inferred_modality
+
+    @property
+    def modality_text(self) -> str:
+        """``CT``, ``CT (from intensities)`` or ``?`` (the case table's column)."""
+        from engine.data.modality import describe_modality
+
+        return describe_modality(self.shown_modality, self.modality is None) if self.shown_modality else "?"
 
     @property
     def usable(self) -> bool:
@@ -50,6 +63,7 @@ class CaseRef:
             "image": str(self.image),
             "label": str(self.label) if self.label else None,
             "modality": self.modality,
+            "modality_from_intensities": self.inferred_modality if self.modality is None else None,
             "size": list(g.size) if g else None,
             "spacing": [round(v, 6) for v in g.spacing] if g else None,
             "origin": [round(v, 6) + 0.0 for v in g.origin] if g else None,

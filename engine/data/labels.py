@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.content_checks import MAX_LABEL_VALUE
+from engine.data.label_colors import label_color
 from engine.errors import DataError
-from engine.resources import color_for_label
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,10 @@ class LabelTable:
             )
         if name is None:
             name = "background" if value == 0 else f"label {value}"
-        self.entries[value] = LabelInfo(value, name, tuple(color) if color else color_for_label(value))
+        if color is None:  # by name (bone is ivory in every dataset), else a palette colour not yet used
+            taken = {info.color for v, info in self.entries.items() if v != value}
+            color = label_color(value, name, taken)
+        self.entries[value] = LabelInfo(value, name, tuple(color))
 
     def ensure(self, values) -> None:
         """Add any value not yet named, as 'label N'."""

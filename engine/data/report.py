@@ -22,7 +22,7 @@ def format_scan_table(result: ScanResult) -> str:
         rows.append(
             (
                 c.id,
-                c.modality or "?",
+                c.modality_text,
                 "x".join(map(str, g.size)) if g else "-",
                 _fmt_spacing(g.spacing if g else None),
                 ",".join(map(str, c.label_values)) if c.label_values else "-",

@@ -18,6 +18,7 @@ from engine.data.label_coverage import coverage_note, covered_slices
 from engine.data.labels import LabelTable, read_labels_json, slicer_segment_names
 from engine.data.layout_nnunet import find_nnunet_or_msd, read_dataset_json
 from engine.data.layout_tree import find_in_tree
+from engine.data.modality import infer_modality
 from engine.data.naming import modality_from_name
 from engine.data.synthvol_exports import (
     export_label_names,
@@ -162,13 +163,17 @@ def inspect_case(case: CaseRef, found: Found, verify: bool) -> None:
     else:
         header = read_header(case.image)
         case.geometry = header.geometry
+        guessed = None
         if verify:
             arr, owner = read_voxels(case.image)  # owner keeps a SimpleITK view's memory alive
             case.warnings += check_image_values(arr, case.image)
             if case.label is None and arr.dtype.kind in "iu" and len(np.unique(arr[:: max(1, arr.shape[0] // 8)])) <= 8:
                 case.warnings.append(f"{case.image.name} holds only a few distinct values: is it a label map?")
+            guessed = infer_modality(arr)  # shown as "CT (from intensities)" when nothing else says
             del arr, owner  # one volume in memory at a time per thread
         case.modality = case.modality or modality_from_name(case.image.name)
+        if case.modality is None:
+            case.inferred_modality = guessed
     if case.label is None:
         return
     if case.label_kind == "seg":

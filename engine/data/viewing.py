@@ -11,6 +11,9 @@ import SimpleITK as sitk
 
 from engine.data.cases import CaseRef
 from engine.data.loading import load_case
+from engine.data.modality import ct_body_region, describe_modality, infer_modality
+
+UNITS = {"CT": "HU (Hounsfield units)", "MR": "arbitrary (MR signal intensity)"}
 
 
 @dataclass
@@ -20,14 +23,48 @@ class ViewVolume:
     spacing: tuple[float, float, float]  # (x, y, z) mm
     origin: tuple[float, float, float]
     direction: tuple[float, ...]
-    window: tuple[float, float] | None  # (center, width)
-    modality: str | None
+    window: tuple[float, float] | None  # (center, width) from the file (DICOM), else None
+    modality: str | None  # declared, else inferred from the intensities (see modality_inferred)
     title: str = ""
+    modality_inferred: bool = False  # the modality comes from the intensities, not the header
+    body_region: str | None = None  # CT: "head" or "body" (picks the opening window preset)
+    stored_type: str = ""  # the file's pixel type, e.g. "16-bit signed integer"
+    value_range: tuple[float, float] = (0.0, 0.0)  # min, max of the finite voxels
+
+    @property
+    def modality_text(self) -> str:
+        return describe_modality(self.modality, self.modality_inferred)
+
+    def info_rows(self) -> list[tuple[str, str]]:
+        """What Image info shows of the loaded voxels: modality (and how it is known), data type,
+        value range and units, and the body region a CT window was chosen for."""
+        lo, hi = self.value_range
+        rows = [
+            ("Modality", self.modality_text),
+            ("Data type", self.stored_type or "unknown"),
+            ("Value range", f"{lo:.6g} to {hi:.6g}"),
+            ("Units", UNITS.get(self.modality or "", "unknown")),
+        ]
+        if self.body_region:
+            rows.append(("Body region (for the window)", f"{self.body_region} (from the image)"))
+        return rows
 
 
 def view_from_images(image: sitk.Image, label: sitk.Image | None, window=None, modality=None, title="") -> ViewVolume:
+    """The viewer's copy of ``image`` (float32) and ``label``; a modality not given is inferred
+    from the intensities (and said so), and a CT is classed head or body for its window."""
+    stored = image.GetPixelIDTypeAsString()
+    arr = sitk.GetArrayFromImage(sitk.Cast(image, sitk.sitkFloat32))
+    mask = np.isfinite(arr)
+    finite = arr if mask.all() else arr[mask]
+    del mask
+    value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    inferred = modality is None and finite.size > 0
+    if inferred:
+        modality = infer_modality(finite)
+    region = ct_body_region(arr, image.GetSpacing(), image.GetDirection()) if modality == "CT" else None
     return ViewVolume(
-        image=sitk.GetArrayFromImage(sitk.Cast(image, sitk.sitkFloat32)),
+        image=arr,
         label=sitk.GetArrayFromImage(label) if label is not None else None,
         spacing=tuple(image.GetSpacing()),
         origin=tuple(image.GetOrigin()),
@@ -35,11 +72,15 @@ def view_from_images(image: sitk.Image, label: sitk.Image | None, window=None, m
         window=window,
         modality=modality,
         title=title,
+        modality_inferred=inferred,
+        body_region=region,
+        stored_type=stored,
+        value_range=value_range,
     )
 
 
 def load_for_view(case: CaseRef) -> ViewVolume:
-    loaded = load_case(case)
+    loaded = load_case(case, as_float=False)
     return view_from_images(loaded.image, loaded.label, case.window, case.modality, case.id)
 
 
@@ -96,7 +137,7 @@ def dicom_tags(path: Path) -> list[tuple[str, str, str]]:
 def image_info(case: CaseRef) -> list[tuple[str, str]]:
     g = case.geometry
     rows = [("Case", case.id), ("Image", str(case.image)), ("Label", str(case.label) if case.label else "none")]
-    rows.append(("Modality", case.modality or "unknown"))
+    rows.append(("Modality", case.modality_text if case.shown_modality else "unknown (shown when loaded)"))
     if g:
         rows += [
             ("Size (x, y, z)", " x ".join(map(str, g.size))),

@@ -196,19 +196,37 @@ def study_figure(study: dict) -> bytes:
         _band(ax, by.get("real"), key, REAL_COLOR, "real")
         _band(ax, by.get("real+augmentation"), key, AUG_COLOR, "real + augmentation")
         for source in study.get("sources", []):
-            pts = sorted((c["ratio"], *key(c)) for c in conds if c["name"] == "real+synthetic" and c["label_source"] == source)
+            pts = sorted(
+                (c["ratio"], *key(c))
+                for c in conds
+                if c["name"] == "real+synthetic" and c["label_source"] == source
+            )
             pts = [p for p in pts if p[1] is not None]
             if not pts:
                 continue
             x = np.array([p[0] for p in pts])
             y = np.array([p[1] for p in pts])
             err = np.array([[m - (ci or [m, m])[0], (ci or [m, m])[1] - m] for _, m, ci in pts]).T
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=SOURCE_COLORS.get(source, MIX_COLOR),
-                        label=f"real + synthetic ({source} maps)")
+            ax.errorbar(
+                x,
+                y,
+                yerr=err,
+                marker="o",
+                capsize=3,
+                color=SOURCE_COLORS.get(source, MIX_COLOR),
+                label=f"real + synthetic ({source} maps)",
+            )
         rsa = by.get("real+synthetic+augmentation")
         if rsa is not None and key(rsa)[0] is not None:
-            ax.plot([rsa["ratio"]], [key(rsa)[0]], marker="*", markersize=12, color="k", linestyle="none",
-                    label="real + synthetic + augmentation")
+            ax.plot(
+                [rsa["ratio"]],
+                [key(rsa)[0]],
+                marker="*",
+                markersize=12,
+                color="k",
+                linestyle="none",
+                label="real + synthetic + augmentation",
+            )
         syn = by.get("synthetic")
         if syn is not None and key(syn)[0] is not None:
             ax.plot([], [], " ", label=f"synthetic alone: {key(syn)[0]:.3f}")
@@ -219,6 +237,8 @@ def study_figure(study: dict) -> bytes:
         ax.set_ylabel("Dice on held-out real slices", fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(0.0, low), min(1.0, max(high, max(0.0, low) + 0.1)))
         if k == 0:
             ax.legend(fontsize=6, loc="best")
     fig.tight_layout()

@@ -274,6 +274,7 @@ def _goal(measured: float, target: float, ci=None) -> dict:
     }
     if ci is not None:
         out["ci95"] = ci
+        out["beyond_interval"] = bool(ci[0] > 0 and measured >= target)  # met with the interval above 0
     return out
 
 
@@ -317,6 +318,7 @@ def tstr_from_study(study: dict) -> dict:
         "train_slices_synthetic": syn["train_slices"],
         "test_slices": study["test_slices"],
         "seeds": len(study["seeds"]),
+        "test_cases": study["test_cases"],
         "segmenter": study["segmenter"],
         "from_study": True,
     }

@@ -68,7 +68,10 @@ def study_tables(study: dict) -> str:
         facts.append(
             (
                 f"goal {key}",
-                f"{g['measured']:.3f} against {g['target']:g}: {'met' if g['met'] else 'not met'}",
+                f"{g['measured']:.3f} against {g['target']:g}: {'met' if g['met'] else 'not met'}"
+                + (
+                    " (its 95% interval includes 0)" if g["met"] and g.get("beyond_interval") is False else ""
+                ),
             )
         )
     facts_html = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)

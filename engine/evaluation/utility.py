@@ -196,6 +196,7 @@ def tstr_measures(
         "train_slices_synthetic": int(len(synthetic_train[0])),
         "test_slices": int(len(test_set.images)),
         "seeds": 1,
+        "test_cases": len(test_set.case_ids()),
         "segmenter": segmenter_json(budget, max(names) + 1, size),
     }
 

@@ -124,7 +124,8 @@ def utility_verdict(t: dict) -> dict:
     status = "good" if ratio >= TSTR_GOOD else "fair" if ratio >= TSTR_FAIR else "poor"
     weak = real < WEAK_REAL_DICE
     one_seed = t.get("seeds", 1) < 3
-    if (weak or one_seed) and status == "good":
+    few = t.get("test_cases", 0) < 3  # one or two held-out patients (or a block of the training one)
+    if (weak or one_seed or few) and status == "good":
         status = "fair"
     lead = {
         "good": "Synthetic data trains a segmenter about as well as real data",
@@ -145,6 +146,8 @@ def utility_verdict(t: dict) -> dict:
         )
     if one_seed:
         text += " One seed, no interval: a quick check; the utility study (evaluate --study) gives the verdict."
+    elif few:
+        text += f" Indicative only: {t.get('test_cases', 0)} held-out patient(s)."
     return _v(status, text)
 
 

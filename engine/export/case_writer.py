@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from engine.export.dicom_header import CaseIdentity, Provenance
 from engine.export.progress import ExportProgress
 from engine.export.uids import CaseUIDs, synthetic_patient_id, synthetic_patient_name
 from engine.export.volume import PreparedCase, prepare_case
+from engine.synthesis.augmentation import AUGMENTED_REAL
 
 
 @dataclass
@@ -102,6 +103,14 @@ def _entry(prepared: PreparedCase, nnunet_id: str | None) -> dict[str, Any]:
     return entry
 
 
+def case_provenance(prov: Provenance, case: ExportCase) -> Provenance:
+    """The export's provenance as it applies to one case: an augmented copy of a real scan says so
+    (and names no generator checkpoint)."""
+    if case.meta.get("image_from") == AUGMENTED_REAL:
+        return replace(prov, augmented_real=True, checkpoint_id="", label_source="")
+    return prov
+
+
 def _write_dicom(
     plan: ExportPlan,
     prepared: PreparedCase,
@@ -127,13 +136,13 @@ def _write_dicom(
         progress.file_written(f"{case.case_id}: {path.parent.name}/{path.name}")
 
     series_dir = case_dir / dicom_series.series_folder_name(case.modality)
-    headers = dicom_series.write_series(series_dir, prepared, who, uids, plan.prov, on_file)
+    prov = case_provenance(plan.prov, case)
+    headers = dicom_series.write_series(series_dir, prepared, who, uids, prov, on_file)
     if with_seg:
         progress.check()
         seg_dir = case_dir / dicom_seg.SEG_FOLDER
-        path = dicom_seg.write_case_seg(
-            seg_dir, prepared, headers, who, uids, plan.prov, plan.table, plan.seg_type
-        )
+        request = dicom_seg.SegRequest(prepared, headers, who, uids, prov, plan.table, plan.seg_type)
+        path = dicom_seg.write_case_seg(seg_dir, request)
         if path is not None:
             on_file(path)
     return {

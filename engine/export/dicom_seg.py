@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import highdicom as hd
@@ -73,65 +74,59 @@ def segment_descriptions(table: LabelTable, prov: Provenance) -> list[hd.seg.Seg
     return out
 
 
-def build_seg(
-    case: PreparedCase,
-    headers: Sequence[Dataset],
-    who: CaseIdentity,
-    uids: CaseUIDs,
-    prov: Provenance,
-    table: LabelTable,
-    seg_type: str = "BINARY",
-) -> hd.seg.Segmentation | None:
-    """highdicom's own build of the SEG for ``case`` referencing the exported slices ``headers``
-    (every frame built by highdicom); None if the table has no labels besides background."""
-    numbers = segment_numbers(table)
+@dataclass(frozen=True)
+class SegRequest:
+    """What the SEG of one case is built from: the case, its exported slices' headers, the
+    synthetic patient and study, its UIDs, the provenance, the label table and the SEG type."""
+
+    case: PreparedCase
+    headers: Sequence[Dataset]
+    who: CaseIdentity
+    uids: CaseUIDs
+    prov: Provenance
+    table: LabelTable
+    seg_type: str = "BINARY"
+
+    def numbers(self) -> dict[int, int]:
+        """Label value -> segment number; empty (and said) when there is nothing but background."""
+        numbers = segment_numbers(self.table)
+        if not numbers:
+            log.warning("Case %s: the label table has no labels besides background; no SEG.", self.who.case_id)
+        return numbers
+
+
+def build_seg(request: SegRequest) -> hd.seg.Segmentation | None:
+    """highdicom's own build of the SEG (every frame built by highdicom); None if the table has no
+    labels besides background."""
+    numbers = request.numbers()
     if not numbers:
-        log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
         return None
-    builder = _builder(case, headers, uids, prov, table, seg_type)
-    return builder(_segment_number_map(case.label, numbers), False)
+    return _builder(request)(_segment_number_map(request.case.label, numbers), False)
 
 
-def write_case_seg(
-    folder: Path,
-    case: PreparedCase,
-    headers: Sequence[Dataset],
-    who: CaseIdentity,
-    uids: CaseUIDs,
-    prov: Provenance,
-    table: LabelTable,
-    seg_type: str = "BINARY",
-) -> Path | None:
+def write_case_seg(folder: Path, request: SegRequest) -> Path | None:
     """Write the case's SEG into ``folder``. BINARY goes through the fast encoder (highdicom's
     content, frames assembled from encoded bytes); LABELMAP, or anything the fast encoder cannot
     reproduce, is built by highdicom in full."""
-    numbers = segment_numbers(table)
+    numbers = request.numbers()
     if not numbers:
-        log.warning("Case %s: the label table has no labels besides background; no SEG written.", who.case_id)
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / SEG_FILE
-    pixels = _segment_number_map(case.label, numbers)
-    builder = _builder(case, headers, uids, prov, table, seg_type)
-    if seg_type == "BINARY":
-        encoded = seg_encoder.encode(headers, pixels, sorted(numbers.values()), builder)
+    pixels = _segment_number_map(request.case.label, numbers)
+    builder = _builder(request)
+    if request.seg_type == "BINARY":
+        encoded = seg_encoder.encode(request.headers, pixels, sorted(numbers.values()), builder)
         if encoded is not None:
-            return encoded.write(path)
-        log.info("Case %s: SEG built frame by frame by highdicom (fast encoder not applicable).", who.case_id)
+            return encoded.write(folder / SEG_FILE)
+        log.info("Case %s: SEG built frame by frame by highdicom (fast encoder not applicable).", request.who.case_id)
     return write_seg(folder, builder(pixels, False))
 
 
-def _builder(
-    case: PreparedCase,
-    headers: Sequence[Dataset],
-    uids: CaseUIDs,
-    prov: Provenance,
-    table: LabelTable,
-    seg_type: str,
-) -> seg_encoder.BuildSeg:
+def _builder(request: SegRequest) -> seg_encoder.BuildSeg:
     """A function (pixel array, omit_empty_frames) -> the SEG, with every other setting fixed."""
-    labelmap = seg_type == "LABELMAP"
-    descriptions = segment_descriptions(table, prov)
+    case, headers, uids, prov = request.case, request.headers, request.uids, request.prov
+    labelmap = request.seg_type == "LABELMAP"
+    descriptions = segment_descriptions(request.table, prov)
     dimension_organization = new_uid()
 
     def build(pixels: np.ndarray, omit_empty_frames: bool) -> hd.seg.Segmentation:

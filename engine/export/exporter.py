@@ -23,6 +23,7 @@ from engine.export.progress import ExportProgress
 from engine.export.selection import CaseSelection, select_cases
 from engine.export.uids import new_batch_id
 from engine.release import Release
+from engine.synthesis.augmentation import AUGMENTED_REAL
 
 _PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,31}$")  # a label source name, never a path
 
@@ -130,7 +131,8 @@ def _write_into(root: Path, final: Path, job: _Job, progress: ExportProgress) ->
             "labels": data["labels"],
             "mix_synthetic_per_real": config.mix_synthetic_per_real,
         }
-    readme = manifest.readme_text(job.prov, len(sel.synthetic), len(sel.real), tuple(config.formats))
+    n_augmented = sum(c.meta.get("image_from") == AUGMENTED_REAL for c in sel.synthetic)
+    readme = manifest.readme_text(job.prov, len(sel.synthetic), len(sel.real), tuple(config.formats), n_augmented)
     manifest.write_readme(root, readme)
     progress.file_written(manifest.README)
     doc = manifest.build_manifest(

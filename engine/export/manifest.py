@@ -84,7 +84,9 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def readme_text(prov: Provenance, n_synthetic: int, n_real: int, formats: tuple[str, ...]) -> str:
+def readme_text(
+    prov: Provenance, n_synthetic: int, n_real: int, formats: tuple[str, ...], n_augmented: int = 0
+) -> str:
     lines = [
         f"{APP_NAME} export - SYNTHETIC DATA",
         "",
@@ -99,6 +101,16 @@ def readme_text(prov: Provenance, n_synthetic: int, n_real: int, formats: tuple[
         "",
         "NOT FOR DIAGNOSTIC OR CLINICAL USE. Research and model development only.",
         "",
+    ]
+    if n_augmented:
+        lines += [
+            f"EXCEPT {n_augmented} case(s) made by classic augmentation (label source augmented-real,",
+            "manifest image_from 'augmented real case'): those are REAL patients' scans, randomly",
+            "warped and re-contrasted, with their real label maps. They carry no name, ID, date or UID",
+            "of the patient, but their pixels are patient data: handle them as such.",
+            "",
+        ]
+    lines += [
         "Contents:",
         "  manifest.json   how the data was made (run, checkpoint sha256, label sources, seeds),",
         "                  every UID, sha256 of every image and label voxel array, the label table",

@@ -9,19 +9,13 @@ matching. Both write one standard gzip member.
 
 from __future__ import annotations
 
-import os
-import zlib
 from pathlib import Path
 
 import SimpleITK as sitk
 
+# the deflate step lives below the export layer (the gallery uses it too); names kept here
+from engine.data.gzip_files import CHUNK, GZIP_LEVEL, GZIP_STRATEGY, GZIP_WBITS, gzip_file  # noqa: F401
 from engine.data.volume_io import write_image_checked
-
-GZIP_LEVEL = 1
-GZIP_STRATEGY = zlib.Z_RLE  # run-length matches only: ~1.8x faster than level 1 on noisy CT, files
-#                              ~10% larger; label maps compress better than with the default strategy
-GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip (not zlib) wrapper
-CHUNK = 8 << 20
 
 
 def write_uncompressed(image: sitk.Image, gz_path: Path) -> Path:
@@ -34,23 +28,3 @@ def write_uncompressed(image: sitk.Image, gz_path: Path) -> Path:
     plain = gz_path.with_name(gz_path.name[: -len(".gz")])
     write_image_checked(image, plain)  # raises OSError where ITK would leave a short file (full disk)
     return plain
-
-
-def _compressor():
-    try:
-        from isal import isal_zlib
-    except ImportError:  # a plain install without isal: zlib, slower
-        return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS, 8, GZIP_STRATEGY)
-    return isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, GZIP_WBITS)
-
-
-def gzip_file(plain: Path, gz_path: Path, remove: bool = True) -> Path:
-    """Compress ``plain`` into ``gz_path``: one standard gzip member (no name, time 0)."""
-    deflate = _compressor()
-    with open(plain, "rb") as src, open(gz_path, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            dst.write(deflate.compress(chunk))
-        dst.write(deflate.flush())
-    if remove:
-        os.remove(plain)
-    return gz_path

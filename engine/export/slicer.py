@@ -29,8 +29,8 @@ from engine.data.labels import LabelTable
 from engine.export.codes import codes_for
 
 FOLDER = "slicer"
-# ITK's default zlib level: on a 512x512x61 noisy CT 0.49 s CPU and 14.8 MB; level 1 was 0.28 s but
-# 22.7 MB, level 6 1.03 s and 14.4 MB (SimpleITK 2.5, this machine)
+# ITK's default zlib level (level 1 is faster but leaves noisy CT about half as large again; see the
+# "slicer only" row of benchmarks/export_speed.py)
 COMPRESSION_LEVEL = -1
 TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
 ANATOMY_CONTEXT = "Anatomic codes - DICOM master list"

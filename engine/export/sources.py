@@ -43,6 +43,7 @@ def export_meta(meta: dict, release: Release) -> dict:
             "placed": _numbers_only(source.get("placed") or []),
             "source_case_pseudonym": release.pseudonym(source.get("source_case") or meta.get("source_case")),
         },
+        "image_from": meta.get("image_from") or "generator",
         "seed": meta.get("seed"),
         "checkpoint_sha256": meta.get("checkpoint_sha256"),
         "checkpoint_iteration": meta.get("checkpoint_iteration"),

@@ -54,7 +54,8 @@ class NoiseInjection(nn.Module):
         self.weight = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return x + self.weight.to(x.dtype)[None, :, None, None] * noise.to(x.dtype)
+        # one fused multiply-add; the noise map made contiguous first (it is a strided view)
+        return torch.addcmul(x, self.weight.to(x.dtype)[None, :, None, None], noise.to(x.dtype).contiguous())
 
 
 class SPADE(nn.Module):

@@ -46,7 +46,12 @@ def reparameterize(
 ) -> torch.Tensor:
     """``mu + eps * exp(logvar / 2)`` with ``eps ~ N(0, I)``; logvar clamped to a safe range."""
     std = torch.exp(0.5 * logvar.clamp(LOGVAR_MIN, LOGVAR_MAX))
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    # randn_like without a generator: torch.compile cannot trace randn(mu.shape) once the batch
+    # dimension is dynamic (benchmarks/gpu_check.py found it); both draw the same numbers
+    if generator is None:
+        eps = torch.randn_like(mu)
+    else:
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + eps * std
 
 

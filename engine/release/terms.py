@@ -20,6 +20,14 @@ from engine.training.run_folder import TrainingRun
 
 log = logging.getLogger(__name__)
 SEPARATORS = re.compile(r"[\s^_\-.,/\\:;()\[\]{}'\"=+]+")
+OWN_KEY_WORDS = (
+    "utility", "fidelity", "diversity", "memorization", "memorisation", "intensity", "realism", "verdict",
+    "verdicts", "summary", "segmenter", "conditions", "condition", "augmentation", "augmented", "label",
+    "source", "sources", "ratio", "ratios", "seeds", "seed", "dice", "mean", "per", "heldout", "held",
+    "closest", "pairs", "notes", "version", "application", "config", "checkpoint", "model", "modality",
+    "pixels", "export", "batch", "time", "seconds", "sharpness", "spectral", "texture", "bone", "plane",
+    "axial", "coronal", "sagittal", "through", "recommended", "budget", "rare", "slicer",
+)
 # Words of SynthVol's own layouts and generic folder names: never treated as identifiers (a
 # dataset in data/images/ must not blank "images" out of every manifest)
 GENERIC = frozenset(
@@ -79,6 +87,9 @@ GENERIC = frozenset(
         "samples",
         "checkpoints",
     }
+    # the words of SynthVol's own report and manifest keys: a dataset or case named "fidelity" must
+    # not blank a key out (tests/engine/test_release.py, a run in folders named like the report)
+    | set(OWN_KEY_WORDS)
 )
 _OUR_IDS = re.compile(r"^(syn|real|case)[_-]?[0-9a-f]*$", re.IGNORECASE)
 _STANDARD_UID = "1.2.840.10008."  # UIDs the standard defines (SOP classes...): not identifying
@@ -154,7 +165,10 @@ class KnownTerms:
 def terms_of_run(run: TrainingRun) -> KnownTerms:
     """What the run's data_manifest.json names (cases, paths) and what its DICOM headers hold."""
     terms = KnownTerms()
-    terms.add_path(run.folder)
+    # the run folder: its whole path and its own name (often named after the data); the folders
+    # above it are the user's own working folders, and their words ("utility", "projects") would
+    # blank out the keys of every report
+    terms.other.update((str(run.folder), run.folder.name))
     try:
         terms.other.add(str(run.folder.resolve()))
     except OSError:

@@ -23,6 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+AUGMENTED_REAL = "augmented real case"  # GalleryItem.meta["image_from"] of an augmented copy
 ELASTIC_GRID_PX = 32  # 2-D: control-point spacing of the elastic grid
 ELASTIC_MAGNITUDE_2D = 2.0  # 2-D: MONAI offset range per unit of ``elastic`` (about 6 px at most)
 ELASTIC_MM_3D = 6.0  # 3-D: largest control-point displacement per unit of ``elastic``

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from engine.data.gzip_files import gzip_file
 from engine.data.volume_io import write_image_checked
+from engine.events import Control
 
 _ID = re.compile(r"^syn_(\d{4,})$")
 
@@ -66,17 +68,21 @@ class Gallery:
         numbers = [int(m.group(1)) for d in (self.folder.iterdir() if self.folder.is_dir() else []) if (m := _ID.match(d.name))]
         return f"syn_{(max(numbers) + 1) if numbers else 1:04d}"
 
-    def add(self, image: sitk.Image, label: sitk.Image, meta: dict) -> GalleryItem:
-        """Write a case atomically (a temporary folder renamed when complete)."""
+    def add(self, image: sitk.Image, label: sitk.Image, meta: dict, control: Control | None = None) -> GalleryItem:
+        """Write a case atomically (a temporary folder renamed when complete). A stop requested on
+        ``control`` while it is written abandons it (Cancelled; nothing is left behind)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         item_id = self.next_id()
         tmp = self.folder / f".{item_id}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        check = control.raise_if_stopped if control is not None else None
         try:
-            # checked: ITK's NIfTI writer leaves a short file on a full disk without raising
-            write_image_checked(image, tmp / "image.nii.gz", compress=True)
-            write_image_checked(label, tmp / "label.nii.gz", compress=True)
+            for volume, name in ((image, "image.nii.gz"), (label, "label.nii.gz")):
+                # plain NIfTI (checked: ITK leaves a short file on a full disk without raising), then
+                # the fast chunked deflate, which ITK's own compression is ~10x slower than
+                plain = write_image_checked(volume, tmp / name[: -len(".gz")])
+                gzip_file(plain, tmp / name, check=check)
             meta = {**meta, "id": item_id}
             (tmp / "case.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, self.folder / item_id)

@@ -14,6 +14,7 @@ from engine import __version__
 from engine.configs import JsonConfig
 from engine.errors import Cancelled, ConfigError, ExportError
 from engine.events import Control, EventCallback, Finished, Log, TaskState, ignore_events
+from engine.synthesis.augmentation import AUGMENTED_REAL
 from engine.synthesis.deform import DeformParams
 from engine.synthesis.gallery import Gallery, GalleryItem
 from engine.synthesis.label_sources import (
@@ -30,6 +31,8 @@ from engine.training.run_lock import RunLock
 from engine.training.run_record import check_synthesis_grid
 
 log = logging.getLogger(__name__)
+VOLUME_UNITS = 1000  # progress steps per volume
+SLICE_SHARE = 0.95  # of a volume's steps, the share its slices fill (the rest: saving it)
 
 
 @dataclass
@@ -94,29 +97,50 @@ def _generate_locked(cfg: GenerateConfig, on_event: EventCallback, control: Cont
                      synthesizer: Synthesizer | None) -> GenerateResult:
     import time
 
-    state = TaskState(on_event, control, cfg.count)
+    # progress in thousandths of a volume, the rate averaged over the work so far: a volume's label
+    # map (read or deformed), then its slices, then its file; ETA from whole volumes
+    state = TaskState(on_event, control, cfg.count * VOLUME_UNITS, mean_rate=True)
     t0 = time.perf_counter()
+    state.progress(0, "Loading the generator")
     synth = synthesizer or Synthesizer(cfg.run, cfg.checkpoint, cfg.device)
-    state.log("info", f"Generator: {synth.checkpoint.name} (iteration {synth.checkpoint_iteration}) on {synth.device}")
+    where = str(synth.device)
+    if getattr(synth.device, "type", None) == "cpu":  # what it really runs on: cores, compute threads
+        import torch
+
+        from engine.training.devices import describe_cpu
+
+        where = f"the CPU: {describe_cpu(torch.get_num_threads(), why=True)}"
+    state.log("info", f"Generator: {synth.checkpoint.name} (iteration {synth.checkpoint_iteration}) on {where}")
     for text in getattr(synth, "checkpoint_notes", []):  # damaged checkpoints passed over
         state.log("warning", text)
-    if cfg.label_source == "folder":
-        maps = folder_label_maps(cfg.label_folder, synth.label_table, cfg.accept_label_differences, on_event)
-    else:
-        maps = training_label_maps(synth.run)
     gallery = Gallery(cfg.gallery or synth.run.gallery_dir)
-    deform = DeformParams(strength=cfg.deform_strength)
-    rebalance = RebalanceParams(int(cfg.rare_label), cfg.rare_copies) if cfg.rare_label is not None else None
-    source_iter = generate_label_maps(cfg.label_source, maps, cfg.count, cfg.seed, deform, rebalance, control)
     result = GenerateResult(gallery=gallery.folder)
-    state.progress(0, "Generating")
     try:
-        for i, item in enumerate(source_iter):
+        state.progress(0, "Reading the label maps")
+        state.check()
+        if cfg.label_source == "folder":
+            maps = folder_label_maps(cfg.label_folder, synth.label_table, cfg.accept_label_differences, on_event)
+        else:
+            maps = training_label_maps(synth.run, control=state.control)
+        state.check()
+        deform = DeformParams(strength=cfg.deform_strength)
+        rebalance = RebalanceParams(int(cfg.rare_label), cfg.rare_copies) if cfg.rare_label is not None else None
+        source_iter = iter(generate_label_maps(cfg.label_source, maps, cfg.count, cfg.seed, deform, rebalance, control))
+        preparing = {"augment": "deforming its label map", "rebalance": "placing the rare label"}.get(
+            cfg.label_source, "preparing its label map")
+        for i in range(cfg.count):
+            start = i * VOLUME_UNITS
+            volume = f"Volume {i + 1} of {cfg.count}"
+            state.progress(start, f"{volume}: {preparing}")
             state.check()
+            item = next(source_iter, None)  # a deformation checks the stop flag between its slabs
+            if item is None:
+                break
             seed = int(np.random.default_rng([cfg.seed, i, 7]).integers(0, 2**31 - 1))
 
-            def on_slice(done: int, total: int, i=i) -> None:
-                state.progress(i, f"Volume {i + 1}/{cfg.count}: slice {done}/{total}")
+            def on_slice(done: int, total: int, start=start, volume=volume) -> None:
+                state.progress(start + int(SLICE_SHARE * VOLUME_UNITS * done / max(total, 1)),
+                               f"{volume}: slice {done} of {total}")
                 state.check()  # pause and stop within a volume, between batches of slices
 
             augmented = item.extras.get("image")  # augmented-real: the image comes from augmentation
@@ -125,6 +149,8 @@ def _generate_locked(cfg: GenerateConfig, on_event: EventCallback, control: Cont
             image = augmented if augmented is not None else synth.synthesize(item.label, seed, cfg.batch_size, None, on_slice)
             if augmented is None:
                 check_synthetic_volume(image, synth.checkpoint.name)  # NaN or constant: refused, never exported
+            state.progress(start + int(SLICE_SHARE * VOLUME_UNITS), f"{volume}: saving it")
+            state.check()  # a stop before the file is written: this volume is not kept
             label = sitk.Cast(item.label, sitk.sitkUInt16 if max(synth.label_table.values) > 255 else sitk.sitkUInt8)
             meta = {
                 "modality": synth.modality,
@@ -133,16 +159,16 @@ def _generate_locked(cfg: GenerateConfig, on_event: EventCallback, control: Cont
                 "source_case": item.source_case,
                 "source_image": str(item.source_image) if item.source_image else None,
                 "run": str(synth.run.folder.resolve()),
-                "image_from": "augmented real case" if augmented is not None else "generator",
+                "image_from": AUGMENTED_REAL if augmented is not None else "generator",
                 "checkpoint": None if augmented is not None else synth.checkpoint.name,
                 "checkpoint_iteration": None if augmented is not None else synth.checkpoint_iteration,
                 "checkpoint_sha256": None if augmented is not None else synth.checkpoint_sha256,
                 "synthvol_version": __version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
-            saved = gallery.add(image, label, meta)
+            saved = gallery.add(image, label, meta, state.control)  # a stop while writing abandons the file
             result.items.append(saved)
-            state.progress(i + 1, f"Generated {saved.id}")
+            state.progress(start + VOLUME_UNITS, f"Generated {saved.id} ({i + 1} of {cfg.count})")
     except Cancelled:
         result.stopped = True
         state.log("info", f"Stopped after {len(result.items)} of {cfg.count} volumes.")

@@ -12,6 +12,7 @@ import SimpleITK as sitk
 
 from engine.data.content_checks import check_label_values
 from engine.data.formats import is_hidden_or_junk, strip_extensions, volume_extension
+from engine.data.geometry import fresh_image
 from engine.data.label_coverage import labelled_slices
 from engine.data.labels import LabelTable
 from engine.data.loading import load_case
@@ -22,7 +23,6 @@ from engine.events import Control, EventCallback, Log, ignore_events
 from engine.synthesis.deform import DeformParams, deform_label
 from engine.synthesis.label_folder_check import check_folder_fit, folder_label_names
 from engine.synthesis.rebalance import RebalanceParams, extract_regions, insert_regions
-from engine.synthesis.synthesizer import fresh_image
 from engine.training.run_folder import TrainingRun
 
 SOURCES = ("train", "augment", "rebalance", "folder", "augmented-real")
@@ -45,7 +45,8 @@ class SourceMap:
     case: object | None = None  # the CaseRef of a training map (augmented-real reads its image again)
 
 
-def training_label_maps(run: TrainingRun, include_validation: bool = False) -> list[SourceMap]:
+def training_label_maps(run: TrainingRun, include_validation: bool = False,
+                        control: Control | None = None) -> list[SourceMap]:
     """The run's training label maps (its patient-level split), read from the dataset again.
 
     Validation cases stay out unless asked for. A single-case run (its split holds out a block of
@@ -64,6 +65,8 @@ def training_label_maps(run: TrainingRun, include_validation: bool = False) -> l
     scan = discover(dataset, verify=False)
     out = []
     for case_id in dict.fromkeys(wanted):
+        if control is not None:  # a large dataset takes a while to read: Cancel works meanwhile
+            control.raise_if_stopped()
         try:
             case = scan.case(case_id)
         except KeyError:

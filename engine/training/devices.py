@@ -45,8 +45,8 @@ def list_devices() -> list[DeviceInfo]:
             out.append(DeviceInfo(f"cuda:{i}", p.name, p.total_memory / 2**30, "cuda"))
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         out.append(DeviceInfo("mps", "Apple GPU (MPS)", None, "mps"))
-    cores = os.cpu_count() or 1
-    out.append(DeviceInfo("cpu", f"{cpu_name()} ({cores} cores)", None, "cpu"))
+    cores = cpu_cores()
+    out.append(DeviceInfo("cpu", f"{cpu_name()} ({cores} core{'s' if cores != 1 else ''})", None, "cpu"))
     return out
 
 
@@ -88,12 +88,34 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
-def set_cpu_threads(threads: int | None = None) -> int:
-    """Torch threads leaving one core free (for the GUI / the OS)."""
+def cpu_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_threads(threads: int | None = None) -> int:
+    """How many torch compute threads ``set_cpu_threads(threads)`` uses: ``threads``, else
+    $SYNTHVOL_TORCH_THREADS, else every core but one (left for the window and the system)."""
     env = os.environ.get("SYNTHVOL_TORCH_THREADS")
     if threads is None and env:
         threads = int(env)
     if threads is None:
-        threads = max(1, (os.cpu_count() or 1) - 1)
-    torch.set_num_threads(max(1, int(threads)))
+        threads = cpu_cores() - 1
+    return max(1, int(threads))
+
+
+def describe_cpu(threads: int, why: bool = False) -> str:
+    """``AMD EPYC 7B13 (2 cores), 1 compute thread``: what a run says of its CPU (``why``: and that
+    the other cores are left free on purpose)."""
+    cores = cpu_cores()
+    spare = " (the other cores left for the window and the system)" if why and threads < cores else ""
+    return f"{cpu_name()} ({cores} core{'s' if cores != 1 else ''}), {threads} compute thread{'s' if threads != 1 else ''}{spare}"
+
+
+def set_cpu_threads(threads: int | None = None) -> int:
+    """Torch threads leaving one core free (for the GUI / the OS)."""
+    torch.set_num_threads(cpu_threads(threads))
     return torch.get_num_threads()

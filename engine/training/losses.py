@@ -94,6 +94,22 @@ def lowpass_l1_loss(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> to
         return F.l1_loss(f, r)
 
 
+def label_mean_loss(fake: torch.Tensor, real: torch.Tensor, onehot: torch.Tensor, min_pixels: int = 16) -> torch.Tensor:
+    """Mean over (image, label) pairs of |mean of fake - mean of real| inside the label (labels with
+    at least ``min_pixels`` pixels in the image), in float32. It pins each tissue's intensity (its
+    HU) however thin the tissue is (a pooled L1 mixes a thin tissue with its neighbours), and says
+    nothing about texture or structure inside it."""
+    with _no_autocast(fake):
+        w = onehot.float()
+        count = w.sum(dim=(2, 3))
+        f = (fake.float() * w).sum(dim=(2, 3)) / count.clamp_min(1)
+        r = (real.float() * w).sum(dim=(2, 3)) / count.clamp_min(1)
+        keep = count >= min_pixels
+        if not bool(keep.any()):
+            return fake.new_zeros((), dtype=torch.float32)
+        return (f - r).abs()[keep].mean()
+
+
 def diversity_loss(
     fake_a: torch.Tensor,
     fake_b: torch.Tensor,
@@ -101,6 +117,7 @@ def diversity_loss(
     z_b: torch.Tensor | None,
     target: float = 0.05,
     margin: int = 0,
+    pool: int = 1,
 ) -> torch.Tensor:
     """The diversity-sensitive term (DSGAN, Yang et al. 2019), bounded:
     ``relu(target - r) / target`` with ``r = mean|G(z_a) - G(z_b)| / mean|z_a - z_b|``, the image
@@ -108,12 +125,16 @@ def diversity_loss(
     images are identical (the style and noise are ignored), 0 once ``r`` reaches ``target``:
     it asks for variety up to a point and no further, so it cannot push intensities off. ``margin``
     pixels at each border are left out (the two images may come from crops of different extent,
-    which differ there anyway). Without style codes the image difference alone."""
+    which differ there anyway). With ``pool`` the images are average-pooled first: new noise alone
+    then cannot meet the target, the style must change structure at that scale or coarser.
+    Without style codes the image difference alone."""
     with _no_autocast(fake_a):
         a, b = fake_a.float(), fake_b.float()
         if margin and min(a.shape[-2:]) > 4 * margin:
             a = a[..., margin:-margin, margin:-margin]
             b = b[..., margin:-margin, margin:-margin]
+        if pool > 1:
+            a, b = F.avg_pool2d(a, pool, ceil_mode=True), F.avg_pool2d(b, pool, ceil_mode=True)
         ratio = (a - b).abs().mean()
         if z_a is not None and z_b is not None:
             ratio = ratio / (z_a.float() - z_b.float()).abs().mean().clamp_min(1e-3)

@@ -31,7 +31,7 @@ from engine.errors import TrainingError
 from engine.events import Control, EventCallback, Log
 from engine.models.config import ModelConfig
 from engine.training.config import TrainingConfig
-from engine.training.devices import resolve_device, resolve_precision
+from engine.training.devices import cpu_threads, describe_cpu, resolve_device, resolve_precision
 from engine.training.distributed import DistContext
 from engine.training.resume_check import check_resumed_data, plan_resume
 from engine.training.run_folder import TrainingRun
@@ -158,6 +158,8 @@ def describe_spacing(cfg: TrainingConfig, native: float, used: float) -> str:
 
 def _config_record(cfg, model_cfg, device, precision, channels_last, dist, prepared) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
+    if device.type == "cpu":  # what the trainer uses: the CPU's name, its cores, the compute threads
+        name = describe_cpu(cpu_threads(cfg.threads))
     return {
         "training": cfg.to_json(),
         "model": dataclasses.asdict(model_cfg),

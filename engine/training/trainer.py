@@ -40,7 +40,7 @@ from engine.training.checkpoints import (
     save_checkpoint,
 )
 from engine.training.config import TrainingConfig
-from engine.training.devices import set_cpu_threads
+from engine.training.devices import describe_cpu, set_cpu_threads
 from engine.training.distributed import DistContext
 from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
 from engine.training.memory_plan import smaller_batch
@@ -108,7 +108,7 @@ class _Loop:
         cfg = setup.config
         if setup.device.type == "cpu":
             threads = set_cpu_threads(cfg.threads)
-            emit(Log("info", f"Training on the CPU with {threads} thread(s), fp32"))
+            emit(Log("info", f"Training on the CPU: {describe_cpu(threads, why=True)}, fp32"))
         else:
             torch.backends.cudnn.benchmark = True
             emit(Log("info", f"Training on {setup.device} ({setup.precision}, channels_last={setup.channels_last})"))
@@ -116,7 +116,7 @@ class _Loop:
         self.gan = GanTrainer(
             setup.model_cfg,
             StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, setup.precision, setup.channels_last,
-                         l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div),
+                         l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div, lambda_mean=cfg.lambda_mean),
             setup.device, cfg.lr_g, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.ema_decay,
         )
         self.start, self.elapsed_before = 0, 0.0

@@ -1,6 +1,7 @@
 """The export dialog: which samples (all or the ticked ones), which formats (DICOM + SEG, NIfTI,
-nnU-Net), an optional mix with the run's real training cases, the nnU-Net dataset name and id, and
-the destination folder. Accepting validates through the engine's ExportConfig and asks before an
+nnU-Net, 3D Slicer), an optional mix with the run's real training cases (its ratio defaults to the
+one the utility study recommends, when it recommends one), the nnU-Net dataset name and id, and the
+destination folder. Accepting validates through the engine's ExportConfig and asks before an
 existing export is replaced; it never overwrites without a Yes."""
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ from PySide6.QtWidgets import (
 from engine.errors import ConfigError
 from engine.export import ExportConfig
 from engine.export.atomic import is_previous_export
-from engine.export.config import sanitise_dataset_name
+from engine.export.config import DEFAULT_FORMATS, sanitise_dataset_name
 
 FORMAT_TEXT = (
     ("dicom", "DICOM image series + DICOM SEG", "One CT/MR series per case and a DICOM SEG with the labels (for PACS, Slicer, OHIF)"),
     ("nifti", "NIfTI (.nii.gz)", "<case>_image.nii.gz and <case>_label.nii.gz per case"),
     ("nnunet", "nnU-Net v2 raw dataset", "Dataset5NN_<Name>/ with dataset.json, imagesTr/ and labelsTr/: ready to train"),
+    ("slicer", "3D Slicer (.nrrd + .seg.nrrd)",
+     "slicer/<case>.nrrd and <case>.seg.nrrd: the image and a Slicer segmentation with every label named and coloured"),
 )
+DEFAULT_RATIO = 1.0
 
 
 class ExportDialog(QDialog):
@@ -49,6 +53,7 @@ class ExportDialog(QDialog):
         destination: Path,
         n_real: int | None = None,
         quality_note: str = "",
+        recommended: dict | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export synthetic data")
@@ -73,7 +78,7 @@ class ExportDialog(QDialog):
         self.format_boxes: dict[str, QCheckBox] = {}
         for key, text, tip in FORMAT_TEXT:
             box = QCheckBox(text, formats)
-            box.setChecked(True)
+            box.setChecked(key in DEFAULT_FORMATS)
             box.setToolTip(tip)
             box.toggled.connect(self._update)
             fl.addWidget(box)
@@ -86,8 +91,11 @@ class ExportDialog(QDialog):
         self.ratio = QDoubleSpinBox(nnunet)
         self.ratio.setRange(0.0, 100.0)
         self.ratio.setSingleStep(0.5)
-        self.ratio.setValue(1.0)
         self.ratio.setSuffix(" synthetic per real case")
+        self.ratio_note = QLabel("", nnunet)
+        self.ratio_note.setWordWrap(True)
+        self.ratio_note.setStyleSheet("color: gray;")
+        self.set_recommended(recommended)
         self.dataset_name = QLineEdit("SynthVol", nnunet)
         self.dataset_name.textChanged.connect(self._update)
         self.dataset_id = QSpinBox(nnunet)
@@ -99,6 +107,7 @@ class ExportDialog(QDialog):
         nl = QFormLayout(nnunet)
         nl.addRow(self.mix)
         nl.addRow("Ratio", self.ratio)
+        nl.addRow("", self.ratio_note)
         nl.addRow("Name", self.dataset_name)
         nl.addRow("Dataset id", self.dataset_id)
         nl.addRow("", self.nnunet_preview)
@@ -148,6 +157,22 @@ class ExportDialog(QDialog):
 
     def with_real(self) -> bool:
         return self.mix.isChecked() and "nnunet" in self.formats()
+
+    def set_recommended(self, recommended: dict | None) -> None:
+        """The utility study's recommended mix (the quality report's ``utility_study.recommended``) becomes the
+        default ratio; without one (no study, or no mix helped) the ratio stays 1 and the note says why."""
+        ratio = (recommended or {}).get("ratio")
+        if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and ratio > 0:
+            self.ratio.setValue(float(ratio))
+            source = recommended.get("label_source")
+            gain = recommended.get("gain")
+            gain_text = f", +{gain:.3f} Dice over real alone" if isinstance(gain, (int, float)) else ""
+            self.ratio_note.setText(f"Recommended by the utility study ({source or 'synthetic'} label maps{gain_text}).")
+        else:
+            self.ratio.setValue(DEFAULT_RATIO)
+            reason = (recommended or {}).get("reason")
+            self.ratio_note.setText(f"No ratio recommended: {reason}." if reason else
+                                    "Run the utility study (Quality tab) to find the ratio that helps a segmenter.")
 
     def set_formats(self, formats) -> None:
         for key, box in self.format_boxes.items():

@@ -39,12 +39,17 @@ class Panel(QWidget):
         # workers whose last signal (done) has not reached the GUI thread yet: the panel is busy
         # until it has, so "not busy" means every slot of the finished work has run
         self._undelivered: set[int] = set()
+        # a finished worker whose ``done`` has not been delivered when a new one takes its name: kept
+        # alive until it is, so ``sender()`` in _on_worker_done still names it
+        self._finishing: dict[int, WorkerThread] = {}
 
     def start_worker(self, name: str, worker: EngineWorker) -> WorkerThread:
         """Run ``worker`` in its own QThread; the panel keeps the references until it is done."""
         old = self._threads.get(name)
         if old is not None and old.is_running():
             raise RuntimeError(f"{name} is already running")
+        if old is not None and id(old.worker) in self._undelivered:
+            self._finishing[id(old.worker)] = old
         handle = WorkerThread(worker, name)
         self._threads[name] = handle
         self._undelivered.add(id(worker))
@@ -71,6 +76,7 @@ class Panel(QWidget):
     @Slot()
     def _on_worker_done(self) -> None:
         self._undelivered.discard(id(self.sender()))
+        self._finishing.pop(id(self.sender()), None)
         self.busyChanged.emit(self.is_busy())
 
     @Slot()
@@ -86,6 +92,7 @@ class Panel(QWidget):
             ok = handle.stop_and_wait(timeout_ms) and ok
         if ok:
             self._undelivered.clear()  # every thread has ended; what it queued arrives later or never
+            self._finishing.clear()
         return ok
 
     def report_failure(self, title: str, message: str, details: str | None = None) -> None:

@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -26,11 +26,14 @@ from PySide6.QtWidgets import (
 
 from engine.data import discover
 from engine.data.cases import CaseRef, ScanResult
-from engine.data.viewing import header_tags, image_info, load_for_view
-from gui.panels.base import Panel, header_and_panes
+from engine.data.viewing import load_for_view
+from gui.panels.base import Panel
+from gui.panels.case_details import HeaderTags, ImageInfo
 from gui.panels.welcome import WelcomePage
 from gui.widgets.label_overlay import swatch_icon
+from gui.widgets.skipped_files import SkippedFiles
 from gui.widgets.slice_view import SliceView
+from gui.widgets.volume_input import view_volume_args
 
 CASE_COLUMNS = ("ID", "Modality", "Size", "Spacing (mm)", "Labels", "Status", "Details")
 ERROR_COLOR = QColor(235, 110, 100)
@@ -62,6 +65,7 @@ class DatasetPanel(Panel):
         page = QWidget(self)
         self.path_label = QLabel("", page)
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary_label = QLabel("", page)
         font = self.summary_label.font()
         font.setBold(True)
@@ -104,50 +108,67 @@ class DatasetPanel(Panel):
         self.label_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.label_table.horizontalHeader().setStretchLastSection(True)
 
-        left = QSplitter(Qt.Orientation.Vertical, page)
-        cases_box = QWidget(left)
+        self.skipped = SkippedFiles(page)
+        self.viewer = SliceView(page)
+        self.info = ImageInfo(page)
+        self.tags = HeaderTags(page)
+        self.tabs = QTabWidget(page)
+        self.tabs.addTab(self.viewer, "Slices")
+        self.tabs.addTab(self.info, "Image info")
+        self.tabs.addTab(self.tags, "Header tags")
+
+        # The case table on top, as tall as its rows (and the skipped files below it, all readable);
+        # the label table beside the viewer below, which takes every pixel the table leaves.
+        cases_box = QWidget(page)
         cl = QVBoxLayout(cases_box)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.summary_label)
         cl.addWidget(self.case_table, 1)
-        labels_box = QWidget(left)
+        cl.addWidget(self.skipped)
+        labels_box = QWidget(page)
         ll = QVBoxLayout(labels_box)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("Labels", labels_box))
         ll.addWidget(self.label_table, 1)
         ll.addWidget(self.train_button)
-        left.addWidget(cases_box)
-        left.addWidget(labels_box)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-
-        self.viewer = SliceView(page)
-        self.info_table = QTableWidget(0, 2, page)
-        self.info_table.setHorizontalHeaderLabels(("Property", "Value"))
-        self.info_table.verticalHeader().hide()
-        self.info_table.horizontalHeader().setStretchLastSection(True)
-        self.info_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.tag_filter = QLineEdit(page)
-        self.tag_filter.setPlaceholderText("Filter tags (name, tag or value)…")
-        self.tag_filter.setClearButtonEnabled(True)
-        self.tag_filter.textChanged.connect(self._filter_tags)
-        self.tag_table = QTableWidget(0, 3, page)
-        self.tag_table.setHorizontalHeaderLabels(("Tag", "Name", "Value"))
-        self.tag_table.verticalHeader().hide()
-        self.tag_table.horizontalHeader().setStretchLastSection(True)
-        self.tag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        tags_page = QWidget(page)
-        tl = QVBoxLayout(tags_page)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.tag_filter)
-        tl.addWidget(self.tag_table)
-        self.tabs = QTabWidget(page)
-        self.tabs.addTab(self.viewer, "Slices")
-        self.tabs.addTab(self.info_table, "Image info")
-        self.tabs.addTab(tags_page, "Header tags")
-
-        header_and_panes(page, header, left, self.tabs, (560, 700), left_stretch=1)
+        labels_box.setMinimumWidth(220)
+        self.lower = QSplitter(Qt.Orientation.Horizontal, page)
+        self.lower.addWidget(labels_box)
+        self.lower.addWidget(self.tabs)
+        self.lower.setStretchFactor(0, 0)
+        self.lower.setStretchFactor(1, 1)
+        self.lower.setSizes([260, 1000])
+        self.split = QSplitter(Qt.Orientation.Vertical, page)
+        self.split.addWidget(cases_box)
+        self.split.addWidget(self.lower)
+        self.split.setStretchFactor(0, 0)
+        self.split.setStretchFactor(1, 1)
+        self.split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(header)
+        layout.addWidget(self.split, 1)
         return page
+
+    def fit_case_table(self) -> None:
+        """Give the case table the height of its rows (at most 40 % of the panel; it scrolls
+        beyond), so a dataset of two cases leaves the rest of the height to the viewer."""
+        table = self.case_table
+        rows = table.rowCount()
+        row_h = table.verticalHeader().defaultSectionSize() if rows == 0 else table.rowHeight(0)
+        needed = table.horizontalHeader().height() + max(rows, 1) * row_h + 2 * table.frameWidth() + 4
+        if table.horizontalScrollBar().isVisible() or table.horizontalScrollBar().maximum() > 0:
+            needed += table.horizontalScrollBar().sizeHint().height()
+        extra = self.summary_label.sizeHint().height() + (self.skipped.height() if self.skipped.isVisible() else 0) + 12
+        total = max(self.split.height(), 1)
+        top = min(needed + extra, int(total * 0.4)) if total > 1 else needed + extra
+        self.case_table.setMinimumHeight(min(needed, 3 * row_h + table.horizontalHeader().height()))
+        self.split.setSizes([top, max(1, total - top)])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.result is not None:
+            self.fit_case_table()
 
     # ------------------------------------------------------------------ scanning
     def open_dataset(self, folder: Path) -> None:
@@ -156,9 +177,11 @@ class DatasetPanel(Panel):
             self._threads["scan"].stop_and_wait()
         self.pages.setCurrentIndex(1)
         self.path_label.setText(str(folder))
+        self.path_label.setToolTip(str(folder))
         self.summary_label.setText("Scanning…")
         self.case_table.setRowCount(0)
         self.label_table.setRowCount(0)
+        self.skipped.show_result(None)
         self.viewer.clear()
         self.progress.setRange(0, 0)
         self.progress.show()
@@ -198,6 +221,8 @@ class DatasetPanel(Panel):
         self._fill_cases(result)
         self._fill_labels(result)
         self.summary_label.setText(result.summary())
+        self.skipped.show_result(result)
+        self.fit_case_table()
         self.train_button.setEnabled(bool(result.usable_cases))
         self.statusMessage.emit(f"{result.root}: {result.summary()}")
         first = next((i for i, c in enumerate(result.cases) if c.ok), None)
@@ -228,7 +253,7 @@ class DatasetPanel(Panel):
             details = case.error or "; ".join(case.warnings)
             cells = (
                 case.id,
-                case.modality or "?",
+                case.modality_text,
                 " × ".join(map(str, g.size)) if g else "-",
                 " × ".join(f"{v:.3g}" for v in g.spacing) if g else "-",
                 ", ".join(map(str, case.label_values)) or "-",
@@ -274,8 +299,8 @@ class DatasetPanel(Panel):
         case = self.selected_case()
         if case is None:
             return
-        self._fill_info(case)
-        self._fill_tags(case)
+        self.info.show_case(case)
+        self.tags.show_case(case)
         if not case.ok:
             self.viewer.clear()
             return
@@ -291,10 +316,10 @@ class DatasetPanel(Panel):
     def _on_view_loaded(self, view) -> None:
         if view is None:
             return
-        self.viewer.set_volume(
-            view.image, view.spacing, view.label, self.result.label_table if self.result else None,
-            view.window, view.modality, view.origin, view.direction,
-        )
+        self.viewer.set_volume(**view_volume_args(view, self.result.label_table if self.result else None))
+        case = self.selected_case()
+        if case is not None and case.id == view.title:
+            self.info.show_case(case, view)
         self.statusMessage.emit(f"{view.title}: {view.image.shape[0]} slices")
 
     @Slot(str, str)
@@ -308,34 +333,10 @@ class DatasetPanel(Panel):
         if case is not None and case.ok and case.id != self._case_shown:
             self._on_case_selected()
 
-    def _fill_info(self, case: CaseRef) -> None:
-        rows = image_info(case)
-        self.info_table.setRowCount(len(rows))
-        for r, (k, v) in enumerate(rows):
-            self.info_table.setItem(r, 0, QTableWidgetItem(k))
-            item = QTableWidgetItem(v)
-            item.setToolTip(v)
-            self.info_table.setItem(r, 1, item)
-        self.info_table.resizeColumnToContents(0)
-
-    def _fill_tags(self, case: CaseRef) -> None:
-        try:
-            rows = header_tags(case) if case.image.exists() else []
-        except Exception as exc:  # a damaged header: show the reason instead of the tags
-            rows = [("", "error", str(exc))]
-        self.tag_table.setRowCount(len(rows))
-        for r, cells in enumerate(rows):
-            for c, text in enumerate(cells):
-                self.tag_table.setItem(r, c, QTableWidgetItem(text))
-        self.tag_table.resizeColumnsToContents()
-        self._filter_tags(self.tag_filter.text())
-
-    @Slot(str)
-    def _filter_tags(self, text: str) -> None:
-        needle = text.strip().lower()
-        for r in range(self.tag_table.rowCount()):
-            row_text = " ".join(self.tag_table.item(r, c).text().lower() for c in range(3) if self.tag_table.item(r, c))
-            self.tag_table.setRowHidden(r, bool(needle) and needle not in row_text)
+    def prepare_screenshot(self) -> None:
+        """The README picture shows a sagittal slice: the face on the left, as in Slicer."""
+        if self.viewer.has_volume():
+            self.viewer.set_orientation("sagittal")
 
 
 def _load_view(case: CaseRef, on_event=None, control=None):

@@ -10,12 +10,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 from engine.data.labels import LabelTable
 from engine.data.viewing import ViewVolume
 from gui.widgets.compare_view import SideBySideView
-
-
-def _volume_args(v: ViewVolume, label_table: LabelTable | None) -> dict:
-    """``SliceView.set_volume`` keyword arguments for an engine ViewVolume."""
-    return dict(image=v.image, spacing=v.spacing, label=v.label, label_table=label_table, window=v.window,
-                modality=v.modality, origin=v.origin, direction=v.direction)
+from gui.widgets.volume_input import view_volume_args
 
 
 class ComparePane(QStackedWidget):
@@ -43,9 +38,9 @@ class ComparePane(QStackedWidget):
     def show_comparison(self, synthetic: ViewVolume, real: ViewVolume | None, left_caption: str, right_caption: str,
                         label_table: LabelTable | None) -> None:
         self.setCurrentWidget(self.view)
-        left = _volume_args(synthetic, label_table)
+        left = view_volume_args(synthetic, label_table)
         if real is not None:
-            self.view.set_volumes(left, _volume_args(real, label_table))
+            self.view.set_volumes(left, view_volume_args(real, label_table))
         else:
             self.view.left.set_volume(**left)
             self.view.right.clear()

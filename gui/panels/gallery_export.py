@@ -1,6 +1,7 @@
 """What the gallery asks and remembers around an export: the warning when the latest quality
-report flags memorised slices, the note on the quality numbers that go into manifest.json, and
-the default destination (a new folder beside the last export)."""
+report flags memorised slices, the note on the quality numbers that go into manifest.json, the mix
+ratio the utility study recommends, and the default destination (a new folder beside the last
+export)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def quality_note(report: dict | None) -> str:
     if report:
         return "The latest quality report's numbers go into manifest.json."
     return "No quality report yet: manifest.json will hold no quality numbers (Quality tab ▸ Check quality)."
+
+
+def recommended_mix(report: dict | None) -> dict | None:
+    """The utility study's recommended mix of the report (``{"ratio", "label_source", "gain", ...}``;
+    its ratio is None when no mix helped), or None when the report has no study."""
+    study = (report or {}).get("utility_study")
+    recommended = study.get("recommended") if isinstance(study, dict) else None
+    return recommended if isinstance(recommended, dict) else None
 
 
 def default_destination(run: Path | None) -> Path:

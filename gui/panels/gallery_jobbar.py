@@ -33,6 +33,8 @@ class JobBar(QWidget):
         row.addWidget(self.progress)
         row.addWidget(self.eta_label)
         row.addWidget(self.cancel_button)
+        self._paused = False
+        self.eta_label.setToolTip("Estimated time left, from the volumes made so far (blank while paused)")
         self.hide()
 
     def start(self, title: str) -> None:
@@ -40,6 +42,7 @@ class JobBar(QWidget):
         self.progress.setFormat(title + "…")
         self.progress.setToolTip("")
         self.eta_label.setText("")
+        self._paused = False
         self.cancel_button.setEnabled(True)
         self.show()
 
@@ -54,12 +57,23 @@ class JobBar(QWidget):
     def set_progress(self, done: int, total: int, message: str, _rate: float, eta: float) -> None:
         if self.is_stopping():
             return  # keep saying "Stopping…" until the job ends
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        self.progress.setFormat(message[:60] if message else f"{done}/{total}")
+        total = max(total, 1)
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(done, total))
+        percent = f"{100 * min(done, total) // total}%"
+        self.progress.setFormat(f"{message[:56]}  {percent}" if message else percent)
         self.progress.setToolTip(message)
-        self.eta_label.setText(format_eta(eta))
+        self.eta_label.setText("" if self._paused else format_eta(eta))
+
+    @Slot(str)
+    def show_state(self, state: str) -> None:
+        """The job's state from its worker: no time left is told while it is paused."""
+        self._paused = state == "paused"
+        if self._paused:
+            self.eta_label.setText("")
+            self.progress.setFormat("Paused")
 
     def finish(self) -> None:
         self.hide()
+        self._paused = False
         self.eta_label.setText("")

@@ -162,8 +162,29 @@ def load_comparison(
     except KeyError:
         return Comparison(item.id, item.folder, synthetic, None, f"Real source {case_id}: not found in {dataset}.", scan)
     real = load_for_view(case)
-    how = {"augment": " (its label map, deformed)", "rebalance": " (its label map, rebalanced)"}.get(kind, "")
-    return Comparison(item.id, item.folder, synthetic, real, f"Real source: {case_id}{how}", scan)
+    return Comparison(item.id, item.folder, synthetic, real, real_caption(kind, case_id), scan)
+
+
+def real_caption(kind: str, case_id: str) -> str:
+    """What the real pane shows: the real scan with its own labels (not the map the sample was
+    generated from, when that map was deformed or rebalanced)."""
+    before = {"augment": ", before the deformation", "rebalance": ", before the rare label was added"}.get(kind, "")
+    return f"Real {case_id} with its own label map{before}"
+
+
+def synthetic_caption(item: GalleryItem) -> str:
+    """What the synthetic pane shows: the generated image over the label map it was drawn from."""
+    kind, case = source_kind(item), item.meta.get("source_case") or "?"
+    source = item.meta.get("label_source") if isinstance(item.meta.get("label_source"), dict) else {}
+    placed = source.get("placed")
+    drawn_from = {
+        "train": f"{case}'s label map",
+        "augment": f"{case}'s label map, deformed",
+        "rebalance": (f"{case}'s label map with {len(placed)} rare-label region(s) added" if isinstance(placed, list)
+                      else f"{case}'s label map with the rare label added"),
+        "folder": f"your label map {case}",
+    }.get(kind, f"the label map of {case}")
+    return f"Synthetic {item.id} with the map it was drawn from: {drawn_from}"
 
 
 # ---------------------------------------------------------------------------- export

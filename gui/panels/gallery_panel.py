@@ -25,6 +25,7 @@ from gui.panels.gallery_export import (
     confirm_despite_memorisation,
     default_destination,
     quality_note,
+    recommended_mix,
     remember_destination,
 )
 from gui.panels.gallery_view import JOB_TITLES, PICK_HINT, GalleryView
@@ -43,12 +44,22 @@ class GalleryPanel(GalleryView):
         self.generate_button.clicked.connect(self.generate)
         self.export_button.clicked.connect(self.open_export_dialog)
         self.quality.checkRequested.connect(self.check_quality)
+        self.quality.studyRequested.connect(self.run_study)
+        self._study = False  # the running quality job includes the utility study
         self._update_buttons()
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        super()._update_buttons()
+        running = self._job == "quality"
+        self.quality.study_section.set_running(running and getattr(self, "_study", False))
+        self.quality.study_section.run_button.setEnabled(self.quality.check_button.isEnabled() and not running)
 
     # ------------------------------------------------------------------ jobs: progress and cancel
     def _start_job(self, kind: str, worker: EngineWorker, message: str) -> None:
         self._job = kind
         worker.progress.connect(self.job_bar.set_progress)
+        worker.stateChanged.connect(self.job_bar.show_state)
         worker.logMessage.connect(self._on_log)
         worker.done.connect(self._on_job_done)
         self.job_bar.start(JOB_TITLES[kind])
@@ -133,7 +144,8 @@ class GalleryPanel(GalleryView):
         if not confirm_despite_memorisation(self, self.report):
             return None
         self.export_dialog = ExportDialog(self, len(self.items), len(self.grid.selected_ids()),
-                                          default_destination(self.run), self._n_real, quality_note(self.report))
+                                          default_destination(self.run), self._n_real, quality_note(self.report),
+                                          recommended_mix(self.report))
         self.export_dialog.accepted.connect(self._on_export_accepted)
         self.export_dialog.open()
         return self.export_dialog
@@ -172,12 +184,22 @@ class GalleryPanel(GalleryView):
     # ------------------------------------------------------------------ quality
     @Slot()
     def check_quality(self) -> None:
+        self._check_quality({})
+
+    @Slot(dict)
+    def run_study(self, study: dict) -> None:
+        """The quality report with the utility study (``study``: its EvaluateConfig fields)."""
+        self._check_quality(dict(study, study=True))
+
+    def _check_quality(self, study: dict) -> None:
         if self.run is None or self._job is not None:
             return
         self.tabs.setCurrentWidget(self.quality)
-        worker = self.worker_for(jobs.run_quality_report, self.run, dict(self.quality_settings),
+        self._study = bool(study.get("study"))
+        worker = self.worker_for(jobs.run_quality_report, self.run, {**self.quality_settings, **study},
                                  succeeded=self._on_quality_ready, failed=self._on_quality_failed)
-        self._start_job("quality", worker, f"Checking the quality of {self.run.name}…")
+        what = "Running the utility study of" if self._study else "Checking the quality of"
+        self._start_job("quality", worker, f"{what} {self.run.name}…")
 
     def _show_saved_report(self) -> None:
         self.quality.clear()
@@ -200,6 +222,14 @@ class GalleryPanel(GalleryView):
         self.report_failure("Quality check failed", message, details)
 
     # ------------------------------------------------------------------ screenshots
+    def prepare_quality_screenshot(self) -> bool:
+        """Show the Quality tab at its utility study (or its first cards); False without a report."""
+        if self.report is None:
+            return False
+        self.tabs.setCurrentWidget(self.quality)
+        self.quality.scroll_to_study()
+        return True
+
     def prepare_screenshot(self) -> None:
         """Fill the gallery for the README picture: two volumes from the opened run if it is empty,
         the first sample beside its real case, one sample ticked (the caller waits on is_busy)."""

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -57,6 +58,7 @@ class GalleryView(Panel):
     def _build(self) -> None:
         self.run_label = QLabel("", self)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long path never widens the window
         self.job_bar = JobBar(self)
         self.progress, self.cancel_button = self.job_bar.progress, self.job_bar.cancel_button
         header = QHBoxLayout()
@@ -168,6 +170,7 @@ class GalleryView(Panel):
         ckpt = run.latest_checkpoint()
         parts.append(f"generator {ckpt.name}" if ckpt else "no checkpoint yet: train the run first")
         self.run_label.setText("  ·  ".join(parts))
+        self.run_label.setToolTip("  ·  ".join(parts))
         self.form.set_label_table(self.label_table)
         self.compare_pane.set_hint(GENERATE_HINT, show=True)
 
@@ -235,7 +238,7 @@ class GalleryView(Panel):
         self.compare_pane.show_comparison(
             c.synthetic,
             c.real,
-            f"Synthetic: {item.id} ({jobs.describe_source(item)})",
+            jobs.synthetic_caption(item),
             c.real_caption,
             self.label_table,
         )

@@ -1,7 +1,8 @@
 """The Quality view: "Check quality" asks for the report (the panel runs it in the background); the
 view shows one card per measure: its plain-language verdict, its numbers beside the real
-reference, and the report's picture for it; then the report's notes and a link to the report's
-page. The view only shows what the report says; it computes nothing."""
+reference, and the report's picture for it; then the report's notes, the utility study
+(gui/panels/quality_study.py: its settings, "Run utility study", its curve and table) and a link to
+the report's page. The view only shows what the report says; it computes nothing."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.evaluation.schema import HTML_FILE
 from gui.panels.gallery_jobs import memorisation_flagged
+from gui.panels.quality_study import StudySection
 
 MEASURES = (
     ("fidelity", "Fidelity", "generated from held-out label maps, compared with the real slices"),
@@ -160,6 +162,7 @@ class MeasureCard(QFrame):
 
 class QualityView(QWidget):
     checkRequested = Signal()
+    studyRequested = Signal(dict)  # the study's EvaluateConfig fields
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -186,6 +189,12 @@ class QualityView(QWidget):
         self.page = QWidget(self)
         self.page_layout = QVBoxLayout(self.page)
         self.page_layout.setContentsMargins(0, 0, 4, 0)
+        self.cards_layout = QVBoxLayout()
+        self.cards_layout.setContentsMargins(0, 0, 0, 0)
+        self.page_layout.addLayout(self.cards_layout)
+        self.study_section = StudySection(self.page)
+        self.study_section.studyRequested.connect(self.studyRequested)
+        self.page_layout.addWidget(self.study_section)
         self.page_layout.addStretch(1)
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
@@ -197,8 +206,10 @@ class QualityView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.scroll, 1)
 
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, study: bool = False) -> None:
         self.check_button.setEnabled(not running)
+        self.study_section.set_running(running and study)
+        self.study_section.run_button.setEnabled(not running)
         if running:
             self.info.setText("Checking quality… (progress and Cancel at the top of the panel)")
 
@@ -207,11 +218,12 @@ class QualityView(QWidget):
         self.link.setText("")
         self.info.setText(NO_REPORT)
         self._clear_page()
+        self.study_section.clear()
 
     def _clear_page(self) -> None:
         self.cards = {}
-        while self.page_layout.count() > 1:  # keep the final stretch
-            widget = self.page_layout.takeAt(0).widget()
+        while self.cards_layout.count():
+            widget = self.cards_layout.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
 
@@ -227,7 +239,7 @@ class QualityView(QWidget):
             figures = [self.folder / images[name] for name in FIGURES[key] if name in images]
             card = MeasureCard(title, subtitle, status, text, rows, figures, self.page)
             self.cards[key] = card
-            self.page_layout.insertWidget(self.page_layout.count() - 1, card)
+            self.cards_layout.addWidget(card)
         self.notes = [str(n) for n in report.get("notes") or []]
         if self.notes:
             notes = QLabel("<b>Notes</b><ul style='margin-left: -20px;'>" + "".join(f"<li>{n}</li>" for n in self.notes)
@@ -235,13 +247,20 @@ class QualityView(QWidget):
             notes.setWordWrap(True)
             notes.setTextFormat(Qt.TextFormat.RichText)
             notes.setStyleSheet("color: gray;")
-            self.page_layout.insertWidget(self.page_layout.count() - 1, notes)
+            self.cards_layout.addWidget(notes)
+        self.study_section.show_study(report.get("utility_study"), (report.get("verdicts") or {}).get("utility_study"))
         when = str(report.get("created") or "").replace("T", " ").split("+")[0]
         flagged = memorisation_flagged(report)
         warn = f"  <b style='color: #eb6e64;'>⚠ {flagged} slice(s) flagged as memorised: look before you export.</b>" if flagged else ""
         self.info.setText(f"Report of {when or 'unknown date'} in <code>{folder}</code>.{warn}")
         html = self.folder / HTML_FILE
         self.link.setText(f'<a href="{QUrl.fromLocalFile(str(html)).toString()}">Open {HTML_FILE}</a>' if html.is_file() else "")
+
+    def scroll_to_study(self) -> None:
+        """Bring the utility study into view when the report has one."""
+        if self.study_section.study is not None:
+            self.page.adjustSize()
+            self.scroll.verticalScrollBar().setValue(max(0, self.study_section.y() - 8))
 
     def image_count(self) -> int:
         return sum(len(card.figures) for card in self.cards.values())

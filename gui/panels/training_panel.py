@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -19,28 +18,22 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ConfigError, SynthVolError
+from engine.evaluation.training_state import grade
 from engine.training.config import TrainingConfig
 from engine.training.distributed import train_distributed
 from engine.training.run_folder import TrainingRun
 from engine.training.trainer import train
 from gui.panels.base import Panel
 from gui.panels.training_form import TrainingForm
-from gui.widgets.loss_plot import LossPlot
-from gui.widgets.preview_strip import PreviewStrip
+from gui.panels.training_stats import TrainingStats, format_eta, same_path
+from gui.widgets.preview_strip import COLUMNS, PreviewStrip
+from gui.widgets.training_charts import TrainingCharts
 from gui.workers.engine_worker import EngineWorker
-
-
-def _fmt_eta(seconds: float) -> str:
-    if seconds < 0:
-        return "--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class TrainingPanel(Panel):
     runChanged = Signal(object)  # Path of the current run folder
+    deviceChanged = Signal(str)  # the device training runs on, as the engine reports it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,36 +56,41 @@ class TrainingPanel(Panel):
         sl.addWidget(self.form, 1)
         sl.addLayout(buttons)
 
-        self.plot = LossPlot(self)
+        self.charts = TrainingCharts(self)
+        self.plot = self.charts.losses  # every loss (the engineers' view)
         self.previews = PreviewStrip(self)
-        self.stats = {k: QLabel("–", self) for k in ("iteration", "speed", "eta", "device", "ssim", "state")}
-        stats = QGridLayout()
-        for i, (key, title) in enumerate((("state", "State"), ("iteration", "Iteration"), ("speed", "Speed"),
-                                          ("eta", "ETA"), ("ssim", "Validation"), ("device", "Device"))):
-            t = QLabel(title, self)
-            t.setStyleSheet("color: gray;")
-            stats.addWidget(t, 0, i)
-            stats.addWidget(self.stats[key], 1, i)
-        right = QSplitter(Qt.Orientation.Vertical, self)
-        right.addWidget(self.plot)
+        self.context = QLabel("No dataset open: open one in the Dataset panel.", self)
+        self.context.setWordWrap(True)
+        self.context.setStyleSheet("color: gray;")
+        self.context.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.stats_grid = TrainingStats(self)
+        self.stats = self.stats_grid.values
+        right = QSplitter(Qt.Orientation.Horizontal, self)
+        right.addWidget(self.charts)
         right.addWidget(self.previews)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        right.setChildrenCollapsible(False)
         right_box = QWidget(self)
         rl = QVBoxLayout(right_box)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addLayout(stats)
+        rl.addWidget(self.context)
+        rl.addWidget(self.stats_grid)
         rl.addWidget(right, 1)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(settings)
         split.addWidget(right_box)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
+        split.setSizes([360, 1200])  # the settings column no wider than its fields need
         settings.setMinimumWidth(340)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(split)
         self._resume_mode = False
+        self._pending_dataset = None
+        self._dataset_text = ""
+        self._device_shown = False
         self._set_state("idle")
 
     def device_summary(self) -> str:
@@ -102,11 +100,45 @@ class TrainingPanel(Panel):
     # ------------------------------------------------------------------ dataset / runs
     @Slot(object)
     def set_dataset(self, result) -> None:
+        """A dataset was opened. Idle: the panel starts over for it (the curves of another dataset's
+        run must not look like this one's; that run stays in its folder, File ▸ Open run). While
+        training: the run goes on, the panel says so, and starts over when the run ends."""
+        root = Path(result.root)
         if self.state != "idle":
+            self._pending_dataset = result
+            self.context.setText(
+                f"Training on {self.form.data_folder}. The dataset opened since, {root}, is used once this "
+                "run ends (the panel then starts over for it)."
+            )
             return
-        self.form.set_dataset(result.root)
+        self._pending_dataset = None
+        same_data = self.run_folder is not None and self.form.data_folder is not None and same_path(
+            self.form.data_folder, root)
+        if same_data:  # the run shown trains on this very dataset: keep it
+            self._show_context()
+            return
+        self.reset()
+        self.form.set_dataset(root)
+        n = len(result.usable_cases)
+        self._dataset_text = f"Dataset: {root} ({n} case{'s' if n != 1 else ''} ready)"
+        self._show_context()
+
+    def reset(self) -> None:
+        """No run shown: empty charts, previews and figures, a new run folder for the next start."""
+        self.charts.clear()
+        self.charts.timer.stop()
+        self.previews.clear()
+        self.stats_grid.reset()
+        self.run_folder = None
+        self.colors = None
         self._resume_mode = False
         self._set_state("idle")
+
+    def _show_context(self) -> None:
+        parts = [self._dataset_text] if self._dataset_text else []
+        if self.run_folder is not None:
+            parts.append(f"Run: {self.run_folder}")
+        self.context.setText("   ·   ".join(parts) or "No dataset open: open one in the Dataset panel.")
 
     def open_run(self, folder: Path) -> bool:
         if self.state != "idle":
@@ -120,26 +152,44 @@ class TrainingPanel(Panel):
         except (SynthVolError, OSError, KeyError, ValueError) as exc:
             self.report_failure("Not a run folder", f"{folder}: cannot be opened as a training run ({exc}).")
             return False
+        self.reset()
         self.form.fill_from(dataclasses.replace(cfg, run=Path(folder)))
-        self.plot.clear()
-        self.plot.load_history(run.read_metrics())
+        metrics = run.read_metrics()
+        self.charts.load_history(metrics)
         self.colors = colors
         samples = run.sample_images()
         if samples:
-            self.previews.show_file(str(samples[-1]), f"Last preview: {samples[-1].name} (label map · real · generated)")
-        metrics = run.read_metrics()
+            self.previews.show_file(str(samples[-1]), f"Last preview ({samples[-1].stem}): {COLUMNS} (click to enlarge)")
         last = metrics[-1]["iteration"] if metrics else 0
-        self.stats["iteration"].setText(f"{last} / {cfg.resolved().iterations}")
-        self.stats["device"].setText(record.get("device_name") or record.get("device", "–"))
-        ssim = [m["val_ssim"] for m in metrics if "val_ssim" in m]
-        if ssim:
-            self.stats["ssim"].setText(f"SSIM {ssim[-1]:.3f}")
+        self.stats["iteration"].setText(f"{last:,} / {cfg.resolved().iterations:,}")
+        self._show_device(record)
+        points = [m for m in metrics if "val_ssim" in m]
+        if points:
+            self._show_quality(points[-1])
         self.run_folder = Path(folder)
+        self._dataset_text = f"Dataset: {cfg.data}" if cfg.data else ""
+        self._show_context()
         self._resume_mode = run.has_checkpoint()
         self._set_state("idle")
         self.statusMessage.emit(f"Opened run {folder} (iteration {last})")
         self.runChanged.emit(Path(folder))
         return True
+
+    def _show_device(self, record: dict) -> None:
+        """The device as the engine recorded it in the run record, not as the form offered it."""
+        text = str(record.get("device_name") or record.get("device") or "–")
+        world = int(record.get("world_size") or 1)
+        if world > 1:
+            text = f"{world} processes (DDP): {text}"
+        self.stats["device"].setText(text)
+        self.stats_grid.set_tooltip_detail("device", text)
+        self.deviceChanged.emit(text)
+
+    def _show_quality(self, values) -> None:
+        ssim, psnr = values.get("val_ssim"), values.get("val_psnr")
+        text = f"SSIM {float(ssim):.3f}" + (f" · PSNR {float(psnr):.1f} dB" if psnr is not None else "")
+        level = grade(float(ssim), float(psnr) if psnr is not None else None)
+        self.stats["ssim"].setText(f"{text} ({level})" if level else text)
 
     # ------------------------------------------------------------------ control
     @Slot()
@@ -156,9 +206,11 @@ class TrainingPanel(Panel):
             self.form.show_error(f"{cfg.run} already holds a run: choose a new run folder, or open it (File ▸ Open run) to resume.")
             return
         if not self._resume_mode:
-            self.plot.clear()
+            self.charts.clear()
             self.previews.clear()
         self.run_folder = Path(cfg.run)
+        self._device_shown = False
+        self._show_context()
         gpus = self.form.selected_gpus()
         if len(gpus) > 1:
             self.start_distributed(cfg, len(gpus), gpus)
@@ -166,8 +218,8 @@ class TrainingPanel(Panel):
         worker = EngineWorker(train, cfg)
         self._connect(worker)
         self._set_state("starting")
-        self.stats["device"].setText(self.form.device.currentText().split(":", 1)[-1].strip())
-        self.plot.timer.start()
+        self.stats["device"].setText("…")  # the engine's own account follows once the run is set up
+        self.charts.timer.start()
         self.start_worker("train", worker)
         self.statusMessage.emit(f"Training into {cfg.run}")
 
@@ -175,11 +227,12 @@ class TrainingPanel(Panel):
         """Train with DDP in torchrun child processes (several GPUs, or CPU processes): the engine's
         ``train_distributed`` in the same worker as any other training."""
         self.run_folder = Path(cfg.run)
+        self._device_shown = False
         worker = EngineWorker(train_distributed, cfg, nproc=nproc, gpus=gpus)
         self._connect(worker)
         self._set_state("starting")
         self.stats["device"].setText(f"{nproc} processes (DDP)" + (f" on GPUs {gpus}" if gpus else ""))
-        self.plot.timer.start()
+        self.charts.timer.start()
         self.start_worker("train", worker)
         self.statusMessage.emit(f"Training with {nproc} processes into {cfg.run}")
 
@@ -222,6 +275,10 @@ class TrainingPanel(Panel):
         self.form.setEnabled(idle)
         self.stats["state"].setText({"idle": "idle", "starting": "preparing data…", "running": "training",
                                      "paused": "paused", "stopping": "stopping…"}[state])
+        if state != "running":
+            self.stats["eta"].setText("")  # no time left to tell while paused, stopping or idle
+            if state != "starting":
+                self.stats["speed"].setText("–")
 
     # ------------------------------------------------------------------ worker signals
     @Slot(str)
@@ -232,23 +289,30 @@ class TrainingPanel(Panel):
     @Slot(int, int, str, float, float)
     def _on_progress(self, done: int, total: int, message: str, rate: float, eta: float) -> None:
         if message == "Training":
-            self.stats["iteration"].setText(f"{done} / {total}")
-            self.stats["speed"].setText(f"{rate:.2f} it/s" if rate > 0 else "–")
-            self.stats["eta"].setText(_fmt_eta(eta))
+            self.stats["iteration"].setText(f"{done:,} / {total:,}")
+            if self.state == "running":
+                self.stats["speed"].setText(f"{rate:.2f} it/s" if rate > 0 else "–")
+                self.stats["eta"].setText(format_eta(eta))
+            if not self._device_shown and self.run_folder is not None:
+                try:  # the run is set up: say what the engine runs on
+                    self._show_device(TrainingRun(self.run_folder).read_config())
+                    self._device_shown = True
+                except (SynthVolError, OSError, KeyError, ValueError):
+                    pass
         else:
             self.statusMessage.emit(message)
 
     @Slot(list)
     def _on_losses(self, batch: list) -> None:
         for iteration, values in batch:
-            self.plot.append(iteration, values)
+            self.charts.append(iteration, values)
             if "val_ssim" in values:
-                self.stats["ssim"].setText(f"SSIM {values['val_ssim']:.3f}  PSNR {values.get('val_psnr', 0):.1f} dB")
+                self._show_quality(values)
 
     @Slot(int, dict, str)
     def _on_preview(self, iteration: int, images: dict, path: str) -> None:
         if not images and path:  # from a training process: its preview PNG
-            self.previews.show_file(path, f"Iteration {iteration}: label map · real slice · generated")
+            self.previews.show_file(path, f"Iteration {iteration:,}: {COLUMNS} (click to enlarge)")
             return
         if self.colors is None and self.run_folder is not None:
             try:
@@ -280,9 +344,13 @@ class TrainingPanel(Panel):
 
     @Slot()
     def _on_done(self) -> None:
-        self.plot.redraw()
-        self.plot.timer.stop()
+        self.charts.redraw()
+        self.charts.timer.stop()
         self._set_state("idle")
+        if self._pending_dataset is not None:  # a dataset opened during the run: start over for it
+            pending, self._pending_dataset = self._pending_dataset, None
+            self.set_dataset(pending)
 
     def prepare_screenshot(self) -> None:
         """Nothing to start: the screenshot shows what an opened run shows."""
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
 class WelcomePage(QWidget):
@@ -17,13 +17,13 @@ class WelcomePage(QWidget):
         text = QLabel(
             "Make labeled synthetic CT and MR volumes from your own data, on this computer.<br>"
             "Open a folder of volumes with their label maps (DICOM, NIfTI, NRRD, MHA; nnU-Net, "
-            "Decathlon or images/ + labels/ layouts), train a generator, then export synthetic "
+            "Decathlon or images/&nbsp;+&nbsp;labels/ layouts), train a generator, then export synthetic "
             "DICOM + SEG, NIfTI and nnU-Net datasets.",
             self,
         )
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setFixedWidth(600)
+        text.setMaximumWidth(640)  # wraps to as many lines as it needs (a fixed width clipped the last)
         self.open_button = QPushButton("Open dataset…", self)
         self.demo_button = QPushButton("Open the demo dataset", self)
         for b in (self.open_button, self.demo_button):
@@ -40,7 +40,11 @@ class WelcomePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addStretch(2)
         layout.addWidget(title)
-        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        row = QHBoxLayout()  # centred without an alignment flag, so the label gets height for its width
+        row.addStretch(1)
+        row.addWidget(text, 4)
+        row.addStretch(1)
+        layout.addLayout(row)
         layout.addSpacing(24)
         layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from gui.widgets.slice_view import SliceView
 
@@ -34,11 +34,15 @@ class SideBySideView(QWidget):
         grid.setVerticalSpacing(2)
         self.toolbar = self.left.toolbar
         self.right.toolbar.hide()
+        self.right.set_keyboard_shortcuts(False)  # T reaches the left view; the right one follows it
+        self.right.set_legend_shown(False)  # one legend for both (same label table): room for the images
         grid.addWidget(self.toolbar, 0, 0, 1, 2)  # re-parented: it now spans both views
         grid.addWidget(self.left_caption, 1, 0)
         grid.addWidget(self.right_caption, 1, 1)
         grid.addWidget(self.left, 2, 0)
         grid.addWidget(self.right, 2, 1)
+        # one legend for both sides, at the right edge (the same label table; the views stay equal)
+        grid.addWidget(self.left.legend, 2, 2, Qt.AlignmentFlag.AlignTop)
         grid.setRowStretch(2, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
@@ -57,14 +61,18 @@ class SideBySideView(QWidget):
     def _caption(self, text: str) -> QLabel:
         label = QLabel(text, self)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)  # a long caption takes two lines; it never widens the window
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        label.setToolTip(text)
         font = label.font()
         font.setBold(True)
         label.setFont(font)
         return label
 
     def set_captions(self, left: str, right: str) -> None:
-        self.left_caption.setText(left)
-        self.right_caption.setText(right)
+        for label, text in ((self.left_caption, left), (self.right_caption, right)):
+            label.setText(text)
+            label.setToolTip(text)
 
     def set_volumes(self, left: dict[str, Any], right: dict[str, Any]) -> None:
         """Load both sides (keyword arguments of ``SliceView.set_volume``), then align the right

@@ -109,8 +109,7 @@ class LabelLegend(QListWidget):
             self.addItem(item)
         self.blockSignals(False)
         self.setMaximumHeight(self.content_height())  # no empty box below the last label
-        self.updateGeometry()
-        self.setVisible(bool(values))
+        self.updateGeometry()  # shown or hidden by the slice view (with the overlay)
 
     def names(self) -> list[str]:
         return [self.item(i).text() for i in range(self.count())]

@@ -30,6 +30,7 @@ from gui.widgets.loss_series import (
     is_plotted,
     series_order,
     short_name,
+    terms_text,
 )
 
 _COLORS = {
@@ -173,6 +174,7 @@ class LossPlot(QWidget):
             self._draw(key)
         self._dirty.clear()
         self._update_latest()
+        self.plot_widget.setToolTip(terms_text(self.series))
 
     def _draw(self, key: str) -> None:
         series = self.series[key]

@@ -15,14 +15,41 @@ AXIS_LABELS = {LOSS: "loss", METRIC: "validation (0–1)", DECIBEL: "PSNR (dB)"}
 _NAMES = {
     "loss_g": ("Generator", "G"),
     "loss_d": ("Discriminator", "D"),
-    "loss_l1": ("L1 (reconstruction)", "L1"),
+    "loss_l1": ("L1 (pixel difference)", "L1"),
     "loss_gan": ("Adversarial", "GAN"),
+    "loss_adv": ("Adversarial (fooling the critic)", "Adv"),
     "loss_perceptual": ("Perceptual", "Perc."),
     "loss_fm": ("Feature matching", "FM"),
+    "loss_kl": ("Style code (KL)", "KL"),
+    "loss_div": ("Diversity", "Div"),
+    "loss_mean": ("Tissue brightness", "Mean"),
     "val_ssim": ("SSIM (validation)", "SSIM"),
     "val_psnr": ("PSNR dB (validation)", "PSNR"),
+    "val_l1": ("L1 (validation)", "vL1"),
     "val_dice": ("Dice (validation)", "Dice"),
 }
+TERMS = {  # what each curve means, for the plot's tooltip
+    "loss_g": "Generator (total): everything the generator is trained to make smaller, weighted and summed",
+    "loss_d": "Discriminator: how well the critic tells real slices from generated ones (lower: it wins more)",
+    "loss_adv": "Adversarial: how far the generated slices are from fooling the critic",
+    "loss_gan": "Adversarial: how far the generated slices are from fooling the critic",
+    "loss_l1": "L1: the mean pixel difference between a generated slice and the real one of the same label map",
+    "loss_fm": "Feature matching: how differently the critic's layers respond to generated and real slices",
+    "loss_kl": "Style code (KL): keeps the style codes the encoder reads from real scans well spread",
+    "loss_div": "Diversity: rewards different images for different style codes of the same label map",
+    "loss_perceptual": "Perceptual: differences in a pretrained network's features",
+    "loss_mean": "Tissue brightness: how far each label's mean intensity is from the real scan's (HU stay true)",
+    "val_ssim": "SSIM (validation): structural similarity to the real held-out slice, 0 to 1 (higher is closer)",
+    "val_psnr": "PSNR (validation): peak signal-to-noise ratio against the real held-out slice, dB (higher is closer)",
+    "val_l1": "L1 (validation): mean pixel difference from the real held-out slice (lower is closer)",
+    "val_dice": "Dice (validation): overlap of a segmentation of the generated slice with the label map",
+}
+
+
+def terms_text(keys) -> str:
+    """One line per shown curve: its name and what it means (unknown names are said as such)."""
+    lines = [TERMS.get(k, f"{display_name(k)}: logged by the trainer") for k in sorted(keys, key=series_order)]
+    return "\n".join(lines) or "The training losses appear here once training logs them."
 
 
 def series_order(key: str) -> tuple[int, int, str]:

@@ -8,10 +8,12 @@ Conventions (those of 3D Slicer):
 - Physical space is LPS, as SimpleITK reports it: +x = patient Left, +y = Posterior, +z = Superior.
   ``direction`` is the 3x3 SimpleITK direction matrix: column j is the physical direction of index
   axis j (i = x, j = y, k = z). Array axes are (z, y, x), so array axis a is index axis 2 - a.
-- Screen layout ("radiological", as Slicer and most PACS show it):
-    axial:    top = Anterior, left = Right, right = Left    (looking up from the feet)
-    coronal:  top = Superior, left = Right, right = Left    (looking at the patient's front)
-    sagittal: top = Superior, left = Posterior, right = Anterior  (Slicer: the face looks right)
+- Screen layout: Slicer's presets (``vtkMRMLSliceNode::Get{Axial,Coronal,Sagittal}SliceToRASMatrix``,
+  whose first column is where screen x points, the second where screen y (up) points):
+    axial:    x -> patient Left, y -> Anterior:  top = A, left = R, right = L (looking up from the feet)
+    coronal:  x -> patient Left, y -> Superior:  top = S, left = R, right = L (facing the patient)
+    sagittal: x -> Posterior,    y -> Superior:  top = S, left = A, right = P (the face looks left,
+              as Slicer and ITK-SNAP show it)
 - Oblique volumes are shown along their closest patient axes (no resampling); the letters name
   the closest axis, as Slicer does for a volume shown in its own frame.
 """
@@ -32,7 +34,7 @@ _LETTERS = {(0, 1): "L", (0, -1): "R", (1, 1): "P", (1, -1): "A", (2, 1): "S", (
 _LAYOUT = {
     "axial": (2, (1, +1), (0, +1)),  # rows run A -> P, columns R -> L
     "coronal": (1, (2, -1), (0, +1)),  # rows run S -> I, columns R -> L
-    "sagittal": (0, (2, -1), (1, -1)),  # rows run S -> I, columns P -> A
+    "sagittal": (0, (2, -1), (1, +1)),  # rows run S -> I, columns A -> P
 }
 
 # The slice position is reported along the RAS axis named here (Slicer's "S: 12.5mm" style).

@@ -30,7 +30,7 @@ def slice_text(
 
 def volume_text(modality: str | None, spacing: tuple[float, float, float]) -> str:
     sx, sy, sz = spacing
-    info = f"{sx:.3g} × {sy:.3g} × {sz:.3g} mm"
+    info = f"{sx:.3g}×{sy:.3g}×{sz:.3g} mm"  # no spaces: whole in a pane half the 1280 px window
     return f"{modality}\n{info}" if modality else info
 
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.widgets.window_level import AUTO_PRESET
+from gui.widgets.window_level import AUTO_PRESET, FROM_FILE
 
 _ORIENTATIONS = (("axial", "Axial"), ("coronal", "Coronal"), ("sagittal", "Sagittal"))
 
@@ -62,11 +62,12 @@ class SliceToolbar(QWidget):
 
         row.addWidget(QLabel("W/L", self))
         self.preset_combo = QComboBox(self)
-        self.preset_combo.addItems([AUTO_PRESET, *preset_names])
+        self.preset_combo.addItems([FROM_FILE, AUTO_PRESET, *preset_names])
         self.preset_combo.setPlaceholderText("Custom W/L")
         self.preset_combo.setToolTip(
-            "Window/level preset. Drag with the left button in the image to adjust "
-            "(left/right: width, up/down: level); R or double-click resets."
+            "Window/level: the file's own window (From file), the 0.1-99.9 percentile range (Auto) or a "
+            "CT preset (Slicer's values). Drag with the left button in the image to adjust "
+            "(left/right: width, up/down: level); R or double-click goes back to the opening window."
         )
         self.preset_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -114,12 +115,17 @@ class SliceToolbar(QWidget):
         self.preset_combo.setCurrentIndex(index)
 
     def set_presets_enabled(self, enabled: dict[str, bool]) -> None:
+        """Grey out the presets that do not apply (``enabled[FROM_FILE]``: the file has a window)."""
         model = self.preset_combo.model()
         for i in range(self.preset_combo.count()):
             item = model.item(i)
-            on = enabled.get(self.preset_combo.itemText(i), True)
+            name = self.preset_combo.itemText(i)
+            on = enabled.get(name, True)
             item.setEnabled(on)
-            item.setToolTip("" if on else "A CT (HU) preset: not offered for this modality")
+            if name == FROM_FILE:
+                item.setToolTip("The window stored in the file (DICOM)" if on else "This file stores no window")
+            else:
+                item.setToolTip("" if on else "A CT (HU) preset: not offered for this modality")
 
     def set_overlay_available(self, available: bool) -> None:
         for w in (self.overlay_button, self.opacity_slider, self._opacity_label):

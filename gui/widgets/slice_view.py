@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from engine.data.labels import LabelTable
@@ -25,11 +26,12 @@ from gui.widgets.slice_geometry import ORIENTATIONS, SliceLayout, layout_for
 from gui.widgets.slice_interaction import SliceViewBox, key_action
 from gui.widgets.slice_texts import probe_text, slice_text, volume_text
 from gui.widgets.slice_toolbar import SliceToolbar
+from gui.widgets.slice_window_level import SliceWindowLevel
 from gui.widgets.view_annotations import ViewAnnotations
 from gui.widgets.volume_input import checked_volume
 
 
-class SliceView(QWidget):
+class SliceView(SliceWindowLevel, QWidget):
     """One volume, one orientation at a time. Slice indices are 0-based; the corner text is 1-based."""
 
     sliceChanged = Signal(int)
@@ -49,6 +51,7 @@ class SliceView(QWidget):
         self._origin: tuple[float, float, float] | None = None
         self._direction: np.ndarray | None = None
         self._modality: str | None = None
+        self._modality_text: str | None = None
         self._orientation = "axial"
         self._layout: SliceLayout = layout_for("axial", self._spacing)
         self._indices = dict.fromkeys(ORIENTATIONS, 0)
@@ -56,6 +59,7 @@ class SliceView(QWidget):
         self._windows = wl.VolumeWindow()
         self._opacity = 0.5
         self._overlay_visible = True
+        self._legend_shown = True
         self._probe_pos: QPointF | None = None
 
         self.toolbar = SliceToolbar(list(self._presets), self)
@@ -101,6 +105,10 @@ class SliceView(QWidget):
         self.toolbar.overlayToggled.connect(self.set_overlay_visible)
         self.toolbar.fitRequested.connect(self.fit_to_view)
         self.legend.visibilityChanged.connect(self._on_legend_visibility)
+        # T from anywhere in the window (a line edit being typed in keeps its letters: Qt gives
+        # text fields the key first); the view's own key handling covers it when focused.
+        self._toggle_shortcut = QShortcut(QKeySequence(Qt.Key.Key_T), self, context=Qt.ShortcutContext.WindowShortcut)
+        self._toggle_shortcut.activated.connect(self.toggle_overlay)
         self.clear()
 
     # ----------------------------------------------------------------- data
@@ -114,12 +122,17 @@ class SliceView(QWidget):
         modality: str | None = None,
         origin: tuple[float, float, float] | None = None,
         direction: np.ndarray | None = None,
+        body_region: str | None = None,
+        modality_text: str | None = None,
     ) -> None:
         """Show ``image`` (z, y, x) with ``spacing`` (sx, sy, sz) in mm and an optional label map.
 
-        ``window`` is (center, width), e.g. from DICOM; without it the 0.1-99.9 percentile range
-        is used. ``origin`` (LPS, mm) enables the slice position readout; ``direction`` is the
-        3x3 SimpleITK direction matrix (identity when omitted).
+        The window it opens with: ``window`` (center, width) from the file (DICOM), shown as "From
+        file"; else for a CT the preset that opens its ``body_region`` ("head": Brain 100/50,
+        "body": Abdomen 350/40); else the 0.1-99.9 percentile range. ``origin`` (LPS, mm) enables
+        the slice position readout; ``direction`` is the 3x3 SimpleITK direction matrix (identity
+        when omitted). ``modality_text`` is the corner's name for the modality ("CT (from
+        intensities)"); ``modality`` itself picks the presets and the HU unit.
         """
         image, spacing, label = checked_volume(image, spacing, label)
         same_geometry = (  # keep the slice and zoom when the next volume has the same grid
@@ -130,11 +143,14 @@ class SliceView(QWidget):
         )
         self._image, self._label = image, label
         self._spacing, self._modality = spacing, modality
+        self._modality_text = modality_text or modality
         self._origin = None if origin is None else tuple(float(o) for o in origin)
         self._direction = None if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
         self.labels.set_labels(label, label_table)
-        self._windows = wl.VolumeWindow.of(image, window)
-        self.toolbar.set_presets_enabled({n: p.applies_to(modality) for n, p in self._presets.items()})
+        self._sync_legend()
+        self._windows = wl.VolumeWindow.of(image, window, wl.opening_preset(self._presets, modality, body_region))
+        enabled = {n: p.applies_to(modality) for n, p in self._presets.items()}
+        self.toolbar.set_presets_enabled({**enabled, wl.FROM_FILE: self._windows.from_file is not None})
         self.toolbar.set_overlay_available(label is not None)
         if not same_geometry:
             for name in ORIENTATIONS:
@@ -249,57 +265,6 @@ class SliceView(QWidget):
         """The RGBA array now drawn as the label overlay (rows, cols, 4), or None."""
         return None if self._label is None else self.overlay_item.image
 
-    # ---------------------------------------------------------- window/level
-    def window(self) -> tuple[float, float]:
-        """(center, width) now shown."""
-        return self._window
-
-    def _levels(self) -> tuple[float, float]:
-        c, w = self._window
-        return c - w / 2.0, c + w / 2.0
-
-    @Slot(float, float)
-    def set_window(self, center: float, width: float) -> None:
-        clamped = self._windows.clamped(center, width)
-        if clamped is None:
-            return
-        center, width = clamped
-        changed = (center, width) != self._window
-        self._window = (center, width)
-        self.image_item.setLevels(self._levels())
-        self.toolbar.show_preset(wl.matching_preset(self._window, self._presets, self._windows.auto))
-        self.annotations.set_corner(
-            "bottom_right", wl.readout(center, width) if self._image is not None else ""
-        )
-        if changed:
-            self.windowChanged.emit(center, width)
-
-    @Slot()
-    def reset_window(self) -> None:
-        """Back to the volume's own window (DICOM) or its 0.1-99.9 percentile range."""
-        self.set_window(*self._windows.initial)
-
-    @Slot(str)
-    def apply_preset(self, name: str) -> None:
-        if name == wl.AUTO_PRESET:
-            if self._image is not None:
-                self.set_window(*self._windows.auto)
-            return
-        if name not in self._presets:
-            raise KeyError(f"No window preset named {name!r}; known: {', '.join(self.preset_names())}.")
-        preset = self._presets[name]
-        self.set_window(preset.level, preset.width)
-
-    def preset_names(self) -> list[str]:
-        return [wl.AUTO_PRESET, *self._presets]
-
-    @Slot(float, float)
-    def _on_window_dragged(self, dx: float, dy: float) -> None:
-        if self._image is None:
-            return
-        pixels = min(self.view_box.width(), self.view_box.height())
-        self.set_window(*wl.dragged_window(*self._window, dx, dy, self._windows.range, pixels))
-
     # --------------------------------------------------------------- overlay
     def overlay_opacity(self) -> float:
         return self._opacity
@@ -324,8 +289,24 @@ class SliceView(QWidget):
             return
         self._overlay_visible = visible
         self.overlay_item.setVisible(visible and self._label is not None)
+        self._sync_legend()
         self.toolbar.show_overlay_visible(visible)
         self.overlayVisibleChanged.emit(visible)
+
+    def _sync_legend(self) -> None:
+        """The legend shows while the overlay does (and there are labels to name)."""
+        self.legend.setVisible(self._legend_shown and self._overlay_visible and bool(self.labels.values))
+
+    def set_legend_shown(self, shown: bool) -> None:
+        """Whether this view shows a legend at all (a view beside another with the same labels may not)."""
+        self._legend_shown = bool(shown)
+        self._sync_legend()
+
+    def set_keyboard_shortcuts(self, enabled: bool) -> None:
+        """Whether T works anywhere in the window while this view is shown (not only once the view
+        has been clicked). Of two views shown together only one may have it (the compare view
+        gives it to its left view, which the right one follows)."""
+        self._toggle_shortcut.setEnabled(enabled)
 
     def legend_names(self) -> list[str]:
         return self.legend.names()
@@ -340,7 +321,7 @@ class SliceView(QWidget):
     def _update_texts(self) -> None:
         args = (self._layout, self._image.shape, self.slice_index, self._spacing, self._origin, self._direction)
         self.annotations.set_corner("top_left", slice_text(self._orientation, *args))
-        self.annotations.set_corner("top_right", volume_text(self._modality, self._spacing))
+        self.annotations.set_corner("top_right", volume_text(self._modality_text, self._spacing))
 
     @Slot(object)
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
@@ -376,8 +357,14 @@ class SliceView(QWidget):
         elif name == "reset_window":
             self.reset_window()
         else:
-            self.set_overlay_visible(not self._overlay_visible)
+            self.toggle_overlay()
         return True
+
+    @Slot()
+    def toggle_overlay(self) -> None:
+        """Show or hide the label overlay and its legend (the T key)."""
+        if self._image is not None and self.isVisible():
+            self.set_overlay_visible(not self._overlay_visible)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.graphics and event.type() == QEvent.Type.KeyPress:

@@ -2,6 +2,9 @@
 
 Plain QLabels laid over the graphics view's viewport: they stay put while the image is zoomed or
 panned, never take the mouse, and keep a dark outline so they read on bright bone and dark air.
+Nothing overprints: each corner gets at most half the width (longer lines are elided, the full
+text stays in the label's tooltip), and an edge letter that would touch a corner text moves
+inward past it.
 """
 
 from __future__ import annotations
@@ -43,26 +46,27 @@ class ViewAnnotations(QObject):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for name in ("top_right", "bottom_right"):
             self.corners[name].setAlignment(Qt.AlignmentFlag.AlignRight)
+        self._texts: dict[str, str] = {}
         viewport.installEventFilter(self)
 
     def set_corner(self, name: str, text: str) -> None:
-        label = self.corners[name]
-        if label.text() != text:
-            label.setText(text)
-            self._place(label, name)
+        if self._texts.get(name) != text:
+            self._texts[name] = text
+            self.relayout()
 
     def corner(self, name: str) -> str:
-        return self.corners[name].text()
+        """The corner's full text (what is drawn may be elided to fit)."""
+        return self._texts.get(name, "")
 
     def set_letters(self, letters: dict[str, str] | None) -> None:
         for name, label in self.edges.items():
             label.setText((letters or {}).get(name, ""))
-            self._place(label, name)
+        self.relayout()
 
     def set_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
-        self._place(self.message, "center")
+        self.relayout()
 
     def clear(self, message: str = "") -> None:
         """No text anywhere but ``message`` in the middle."""
@@ -77,22 +81,44 @@ class ViewAnnotations(QObject):
         return False
 
     def relayout(self) -> None:
-        for name, label in self.corners.items():
-            self._place(label, name)
-        for name, label in self.edges.items():
-            self._place(label, name)
-        self._place(self.message, "center")
-
-    def _place(self, label: QLabel, where: str) -> None:
-        label.adjustSize()
         w, h = self._viewport.width(), self._viewport.height()
-        lw, lh = label.width(), label.height()
         m = _MARGIN
-        x = {"left": m, "right": w - lw - m}.get(where.split("_")[-1], (w - lw) // 2)
-        y = {"top": m, "bottom": h - lh - m}.get(where.split("_")[0], (h - lh) // 2)
-        if where in ("left", "right"):
-            y = (h - lh) // 2
-        if where in ("top", "bottom"):
-            x = (w - lw) // 2
-        label.move(max(0, x), max(0, y))
-        label.raise_()
+        half = max(40, (w - 3 * m) // 2)
+        for name, label in self.corners.items():
+            text = self._texts.get(name, "")
+            metrics = label.fontMetrics()
+            shown = "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, half) for line in text.split("\n"))
+            label.setText(shown if text else "")
+            label.setToolTip(text if shown != text else "")
+            label.adjustSize()
+            x = m if name.endswith("left") else w - label.width() - m
+            y = m if name.startswith("top") else h - label.height() - m
+            label.move(max(0, x), max(0, y))
+        for name, label in self.edges.items():
+            label.adjustSize()
+            lw, lh = label.width(), label.height()
+            if name in ("left", "right"):
+                x, y = (m if name == "left" else w - lw - m), (h - lh) // 2
+                y = self._clear_of_corners(name, x, y, lw, lh)
+            else:
+                x, y = (w - lw) // 2, (m if name == "top" else h - lh - m)
+                y = self._clear_of_corners(name, x, y, lw, lh)
+            label.move(max(0, x), max(0, y))
+            label.raise_()
+        self.message.adjustSize()
+        self.message.move(max(0, (w - self.message.width()) // 2), max(0, (h - self.message.height()) // 2))
+        for label in self.corners.values():
+            label.raise_()
+
+    def _clear_of_corners(self, edge: str, x: int, y: int, lw: int, lh: int) -> int:
+        """``y`` moved so an edge letter at (x, y) does not overlap a corner text on its side."""
+        rows = ("top",) if edge == "top" else ("bottom",) if edge == "bottom" else ("top", "bottom")
+        for row in rows:
+            for side in ("left", "right"):
+                corner = self.corners[f"{row}_{side}"]
+                if not corner.text():
+                    continue
+                g = corner.geometry()
+                if x < g.right() + 1 and g.left() < x + lw and y < g.bottom() + 1 and g.top() < y + lh:
+                    y = g.bottom() + 2 if row == "top" else g.top() - lh - 2
+        return y

@@ -34,3 +34,20 @@ def checked_volume(
     if len(sp) != 3 or not all(np.isfinite(s) and s > 0 for s in sp):
         raise ValueError(f"Spacing must be three positive numbers (sx, sy, sz) in mm; got {tuple(spacing)}.")
     return image, sp, label  # type: ignore[return-value]
+
+
+def view_volume_args(volume, label_table=None) -> dict:
+    """``SliceView.set_volume`` keyword arguments for an engine ``ViewVolume`` (engine.data.viewing):
+    the one place the viewers turn what the engine loaded into what a slice view shows."""
+    return dict(
+        image=volume.image,
+        spacing=volume.spacing,
+        label=volume.label,
+        label_table=label_table,
+        window=volume.window,
+        modality=volume.modality,
+        origin=volume.origin,
+        direction=volume.direction,
+        body_region=volume.body_region,
+        modality_text=volume.modality_text,
+    )

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PRESETS_FILE = RESOURCES_DIR / "window_presets.json"
 AUTO_PRESET = "Auto (percentiles)"
+FROM_FILE = "From file"  # the window the file's header gives (DICOM WindowCenter/Width)
 AUTO_PERCENTILES = (0.1, 99.9)
 _SAMPLE_VOXELS = 2_000_000  # the auto window reads at most about this many voxels
 
@@ -30,13 +31,15 @@ class WindowPreset:
     width: float
     level: float
     modality: str | None = None  # "CT": values in HU, offered for CT (and unknown) volumes only
+    opens: str | None = None  # "head" | "body": a CT of that region without a window of its own opens with it
 
     def applies_to(self, modality: str | None) -> bool:
         return self.modality is None or modality is None or self.modality.upper() == modality.upper()
 
 
 def load_presets(path: Path | None = None) -> dict[str, WindowPreset]:
-    """Presets from ``{"name": {"width": .., "level": .., "modality": "CT"}}``, in file order.
+    """Presets from ``{"name": {"width": .., "level": .., "modality": "CT", "opens": "head"}}``, in
+    file order (keys starting with ``_`` are comments).
 
     A missing or broken file logs a warning and gives no presets (the auto window still works);
     a broken entry is skipped with a warning naming it.
@@ -52,12 +55,16 @@ def load_presets(path: Path | None = None) -> dict[str, WindowPreset]:
         log.warning("Window presets in %s must be a JSON object of name -> {width, level}.", path)
         return presets
     for name, entry in data.items():
+        if str(name).startswith("_"):
+            continue
         try:
             width, level = float(entry["width"]), float(entry["level"])
             if not (math.isfinite(width) and math.isfinite(level) and width > 0):
                 raise ValueError("width must be > 0 and both values finite")
-            modality = entry.get("modality")
-            presets[str(name)] = WindowPreset(str(name), width, level, str(modality) if modality else None)
+            modality, opens = entry.get("modality"), entry.get("opens")
+            presets[str(name)] = WindowPreset(
+                str(name), width, level, str(modality) if modality else None, str(opens) if opens else None
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("Window preset %r in %s skipped: %s", name, path, exc)
     return presets
@@ -138,10 +145,26 @@ def dragged_window(
     return new_center, new_width
 
 
+def opening_preset(
+    presets: dict[str, WindowPreset], modality: str | None, region: str | None
+) -> WindowPreset | None:
+    """The preset a volume without a window of its own opens with: for a CT, the one that ``opens``
+    its body region (Brain for a head, Abdomen for a body); None for anything else."""
+    if (modality or "").upper() != "CT" or not region:
+        return None
+    return next((p for p in presets.values() if p.opens == region and p.applies_to("CT")), None)
+
+
 def matching_preset(
-    window: tuple[float, float], presets: dict[str, WindowPreset], auto: tuple[float, float] | None
+    window: tuple[float, float],
+    presets: dict[str, WindowPreset],
+    auto: tuple[float, float] | None,
+    from_file: tuple[float, float] | None = None,
 ) -> str | None:
-    """The name of the preset (or the auto window) that ``window`` equals, else None ("custom")."""
+    """The name of the file's window, a preset or the auto window that ``window`` equals, else None
+    (a window of the user's own: "Custom")."""
+    if from_file is not None and np.allclose(window, from_file):
+        return FROM_FILE
     for name, p in presets.items():
         if np.isclose(p.level, window[0]) and np.isclose(p.width, window[1]):
             return name
@@ -152,18 +175,26 @@ def matching_preset(
 
 @dataclass
 class VolumeWindow:
-    """The windows of one volume: its own (DICOM's, else the percentile one), the automatic one,
-    and its value range (the drag's gain and limits)."""
+    """The windows of one volume: the one it opens with (the file's, else the opening preset, else
+    the percentile one), the automatic one, the file's own, and its value range (the drag's gain
+    and limits)."""
 
     initial: tuple[float, float] = (0.5, 1.0)
     auto: tuple[float, float] = (0.5, 1.0)
     range: tuple[float, float] = (0.0, 1.0)
+    from_file: tuple[float, float] | None = None
 
     @classmethod
-    def of(cls, volume: np.ndarray, window: tuple[float, float] | None = None) -> VolumeWindow:
+    def of(
+        cls,
+        volume: np.ndarray,
+        window: tuple[float, float] | None = None,
+        opening: WindowPreset | None = None,
+    ) -> VolumeWindow:
         auto = auto_window(volume)
-        own = (float(window[0]), float(window[1])) if window is not None and float(window[1]) > 0 else auto
-        return cls(own, auto, value_range(volume))
+        own = (float(window[0]), float(window[1])) if window is not None and float(window[1]) > 0 else None
+        initial = own or ((opening.level, opening.width) if opening is not None else auto)
+        return cls(initial, auto, value_range(volume), own)
 
     def clamped(self, center: float, width: float) -> tuple[float, float] | None:
         """The window to show for a request (never narrower than the data allows); None if not finite."""

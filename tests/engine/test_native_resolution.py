@@ -13,7 +13,7 @@ from engine.models import build_discriminator, build_generator, one_hot_context,
 from engine.models.spade import NoiseInjection
 from engine.synthesis.synthesizer import run_generator
 from engine.training.gan import GanTrainer, StepSettings, prior_region
-from engine.training.losses import diversity_loss, lowpass_l1_loss
+from engine.training.losses import diversity_loss, label_mean_loss, lowpass_l1_loss
 from tests.engine.model_helpers import (
     tiny,
     torch_threads,  # noqa: F401 (an autouse fixture)
@@ -109,13 +109,14 @@ def test_discriminator_sees_stacks_of_neighbouring_slices():
 def test_training_step_on_stacks_with_the_prior_branch_moves_the_noise_weights():
     torch.manual_seed(0)
     cfg = tiny(d_slices=2, d_layers=2)
-    gan = GanTrainer(cfg, StepSettings(l1_pool=4, lambda_div=1.0), torch.device("cpu"), 1e-3, 1e-3, (0.0, 0.99), 0.9)
+    settings = StepSettings(l1_pool=4, lambda_div=1.0, lambda_mean=10.0)
+    gan = GanTrainer(cfg, settings, torch.device("cpu"), 1e-3, 1e-3, (0.0, 0.99), 0.9)
     labels = torch.stack([_blocky_context(cfg, 64, seed=s)[0] for s in range(4)]).view(2, 2, cfg.in_channels, 64, 64)
     images = torch.rand(2, 2, 1, 64, 64) * 2 - 1
     for _ in range(3):
         losses = gan.step(labels, images)
     assert all(np.isfinite(v) for v in losses.values())
-    assert 0.0 <= losses["loss_div"] <= 1.0
+    assert 0.0 <= losses["loss_div"] <= 1.0 and losses["loss_mean"] > 0
     weights = [m.weight for m in gan.gen.generator.modules() if isinstance(m, NoiseInjection)]
     assert weights and all(float(w.detach().abs().sum()) > 0 for w in weights)  # the noise is used
     with pytest.raises(ValueError, match="stacks of 1"):
@@ -134,6 +135,16 @@ def test_lowpass_l1_ignores_texture_finer_than_the_pool_and_diversity_loss_is_bo
     assert float(diversity_loss(base, base, z1, z2)) == pytest.approx(1.0)
     assert float(diversity_loss(base, base + 1.0, z1, z2)) == 0.0
     assert 0.0 < float(diversity_loss(base, base + 0.02, z1, z2, target=0.05)) < 1.0
+    # pooled, new fine noise alone does not count as variety
+    assert float(diversity_loss(base, base + checker, z1, z2, target=0.05, pool=4)) == pytest.approx(1.0)
+    # per-label means: a thin tissue's intensity counts however thin, its texture does not
+    hot = torch.zeros(1, 2, 16, 16)
+    hot[:, 1, :, 7:9] = 1.0  # a 2-pixel-wide tissue
+    hot[:, 0] = 1.0 - hot[:, 1]
+    real = torch.where(hot[:, 1:] > 0, 0.5, -1.0)
+    assert float(label_mean_loss(real + 0.1 * hot[:, 1:], real, hot)) == pytest.approx(0.05)
+    textured = real + torch.where(hot[:, 1:] > 0, checker, 0.0)
+    assert float(label_mean_loss(textured, real, hot)) == pytest.approx(0.0, abs=1e-6)
 
 
 @pytest.mark.slow
@@ -152,3 +163,15 @@ def test_quality_preset_builds_and_steps_at_256_and_runs_at_512():
     with torch.no_grad():
         out = gen(one_hot_context(torch.randint(0, 4, (1, 3, 512, 512)), 4))
     assert out.shape == (1, 1, 512, 512) and torch.isfinite(out).all()
+
+
+def test_a_checkpoint_from_before_issue_12_is_refused_saying_what_changed():
+    from engine.models import describe_incompatibility
+
+    new = preset("quick", num_classes=4)
+    old = {k: v for k, v in new.signature().items() if k not in ("noise", "d_slices")}
+    old.update(layout_version=2, norm="instance", base_channels=32)
+    lines = describe_incompatibility(old, new, generator_only=True)
+    assert lines[0].startswith("model layout version: checkpoint has 2, this run has 3")
+    assert "per-pixel norm, noise injection" in lines[0]
+    assert "generator normalisation: checkpoint has instance, this run has pixel" in lines

@@ -177,3 +177,24 @@ def test_an_export_with_a_work_folder_writes_inside_it(tmp_path):
 def test_generic_words_and_short_numbers_are_never_looked_for(tmp_path, name):
     r = Release(TrainingRun(tmp_path / "run").release_key(), KnownTerms(cases={name}, other={name}))
     assert r.text(f"the {name} of the run") == f"the {name} of the run"
+
+
+REPORT_KEYS = {
+    "utility_study": {"recommended": {"ratio": 2.0, "label_source": "augment"}, "conditions": [],
+                      "rare_label": "lesion", "budget": {"seeds": 3}},
+    "realism": {"per_plane": {"sagittal": {"ssim": 0.5}}, "through_plane": {"ratio": 1.0},
+                "seed_diversity": {"mean_abs_difference": 15.0}, "bone_p95": {"ratio": 0.9}},
+    "fidelity": {"per_case": {}}, "memorization": {"closest_pairs": []}, "heldout": {"cases": []},
+    "verdicts": {"diversity": {"status": "good"}}, "intensity_w1": {}, "tstr": {"dice_mixed": 0.5},
+}
+
+
+def test_a_run_kept_in_folders_named_like_the_report_keeps_its_keys(tmp_path):
+    # a run in /…/utility/study/realism/ (a user's own folder names) and a dataset named "fidelity":
+    # the report's keys are SynthVol's words, never the user's, and stay as written
+    run = TrainingRun(tmp_path / "utility" / "study" / "realism" / "run")
+    run.folder.mkdir(parents=True)
+    dataset = tmp_path / "fidelity"
+    run.manifest_path.write_text(json.dumps({"dataset": str(dataset), "cases": [], "split": {}}))
+    released = Release.of(run).document(REPORT_KEYS)
+    assert released == REPORT_KEYS

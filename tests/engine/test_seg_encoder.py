@@ -68,14 +68,15 @@ def test_fast_seg_equals_highdicoms_own_build(tmp_path, variant):
     kwargs, names = VARIANTS[variant]
     prepared, headers, who, uids, prov, labels, folder = _prepared(tmp_path, kwargs, names)
     numbers = dicom_seg.segment_numbers(labels)
-    builder = dicom_seg._builder(prepared, headers, uids, prov, labels, "BINARY")
+    request = dicom_seg.SegRequest(prepared, headers, who, uids, prov, labels)
+    builder = dicom_seg._builder(request)
     segment_map = dicom_seg._segment_number_map(prepared.label, numbers)
     assert (
         seg_encoder.encode(headers, segment_map, sorted(numbers.values()), builder) is not None
     )  # fast path
 
-    path = dicom_seg.write_case_seg(folder / "SEG_100", prepared, headers, who, uids, prov, labels)
-    reference = dicom_seg.build_seg(prepared, headers, who, uids, prov, labels)
+    path = dicom_seg.write_case_seg(folder / "SEG_100", request)
+    reference = dicom_seg.build_seg(request)
     fast = pydicom.dcmread(path)
     n_frames = len(numbers) * prepared.n_slices
     assert int(fast.NumberOfFrames) == int(reference.NumberOfFrames) == n_frames
@@ -123,14 +124,15 @@ def test_an_image_too_small_for_the_probe_falls_back_to_highdicom(tmp_path):
         tmp_path, {"size_xyz": (2, 2, 3), "values": (1,)}, names
     )
     numbers = dicom_seg.segment_numbers(labels)
-    builder = dicom_seg._builder(prepared, headers, uids, prov, labels, "BINARY")
+    request = dicom_seg.SegRequest(prepared, headers, who, uids, prov, labels)
+    builder = dicom_seg._builder(request)
     segment_map = dicom_seg._segment_number_map(prepared.label, numbers)
     assert (
         seg_encoder.encode(headers, segment_map, sorted(numbers.values()), builder) is None
     )  # 4 px < 5 segments
 
-    path = dicom_seg.write_case_seg(folder / "SEG_100", prepared, headers, who, uids, prov, labels)
-    reference = dicom_seg.build_seg(prepared, headers, who, uids, prov, labels)
+    path = dicom_seg.write_case_seg(folder / "SEG_100", request)
+    reference = dicom_seg.build_seg(request)
     fast = pydicom.dcmread(path)
     assert path.read_bytes() == _reference_bytes(reference, fast)
 

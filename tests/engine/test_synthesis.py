@@ -118,3 +118,24 @@ def test_bad_generation_settings_and_unknown_labels(tiny_run, tmp_path):
     bad = sitk.GetImageFromArray(np.full((4, 8, 8), 9, np.uint8))
     with pytest.raises(DataError, match="not trained on"):
         synth.synthesize(bad, seed=0)
+
+
+def test_a_label_map_at_the_runs_spacing_is_generated_on_its_own_grid_without_resampling(tiny_run):
+    # issue 12: the generator runs over whole slices at the training spacing; a label map at that
+    # spacing gets exactly the generator's pixels back (mapped to units), no interpolation
+    synth = Synthesizer(tiny_run, device="cpu")
+    label = sitk.ReadImage("resources/demo/labelsTr/icbm152_2009a.nii.gz")[:, :, 80:92]
+    assert synth.on_training_grid(label)
+    image = synth.synthesize(label, seed=3)
+    classes, _ = synth.prepare_label(label)
+    expected = synth.normalization.inverse(synth.synthesize_classes(classes, seed=3))
+    got = sitk.GetArrayFromImage(sitk.DICOMOrient(image, "LPS"))
+    np.testing.assert_array_equal(got, expected)
+    # a finer label map: generated at the run's spacing, then put onto the label's own grid
+    fine = sitk.Resample(label, [2 * n for n in label.GetSize()[:2]] + [label.GetSize()[2]], sitk.Transform(),
+                         sitk.sitkNearestNeighbor, label.GetOrigin(),
+                         (label.GetSpacing()[0] / 2, label.GetSpacing()[1] / 2, label.GetSpacing()[2]),
+                         label.GetDirection(), 0)
+    assert not synth.on_training_grid(fine)
+    out = synth.synthesize(fine, seed=3)
+    assert out.GetSize() == fine.GetSize() and out.GetSpacing() == fine.GetSpacing()

@@ -85,7 +85,11 @@ def test_a_quality_report_adds_its_measures_at_the_checkpoint_iteration(tmp_path
     }
     log_quality_report(tmp_path / "tb", report)
     acc = _accumulator(tmp_path / "tb")
-    assert set(acc.Tags()["scalars"]) == {"quality/fidelity_ssim", "quality/fidelity_psnr", "quality/tstr_ratio"}
+    assert set(acc.Tags()["scalars"]) == {
+        "quality/fidelity_ssim",
+        "quality/fidelity_psnr",
+        "quality/tstr_ratio",
+    }
     assert [(e.step, round(e.value, 4)) for e in acc.Scalars("quality/fidelity_ssim")] == [(250, 0.91)]
     log_quality_report(tmp_path / "none", {"fidelity": {"ssim": 0.9}})  # no checkpoint iteration: nothing
     assert not (tmp_path / "none").exists()

@@ -360,3 +360,30 @@ def test_generate_augmented_real_takes_its_image_from_augmentation(ct_run, tmp_p
         assert image.GetSize() == label.GetSize()
         # a CT image in HU with its anatomy (a 2-iteration GAN draws nothing like it)
         assert arr[lab == 0].mean() < -500 and arr[lab == 2].mean() > arr[lab == 1].mean()
+
+
+def test_report_checks_catch_a_broken_study():
+    def cond(name, mean=0.5, ci=(0.4, 0.6)):
+        return {
+            "name": name,
+            "ratio": 0.0,
+            "label_source": None,
+            "augmentation": False,
+            "seeds": [0, 1, 2],
+            "dice_mean": mean,
+            "dice_ci95": list(ci),
+            "per_label": {"tissue": {"dice_mean": mean}},
+        }
+
+    good = {
+        "segmenter": {},
+        "test_cases": 1,
+        "conditions": [cond("real"), cond("real+augmentation"), cond("synthetic")],
+    }
+    assert [p for p in report_problems({"utility_study": good}) if p.startswith("utility_study")] == []
+    bad = {**good, "conditions": [cond("real", 1.2), cond("gan only"), cond("synthetic", 0.5, (0.6, 0.7))]}
+    problems = [p for p in report_problems({"utility_study": bad}) if p.startswith("utility_study")]
+    assert any("conditions[0].dice_mean" in p for p in problems)
+    assert any("'gan only' is not one of" in p for p in problems)
+    assert any("conditions[2].dice_ci95" in p for p in problems)
+    assert any("no 'real+augmentation' condition" in p for p in problems)

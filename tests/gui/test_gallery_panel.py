@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.resources import DEMO_DATASET
 from engine.synthesis import Gallery
+from engine.synthesis.generate import VOLUME_UNITS
 from engine.training.trainer import train
 from gui.panels import gallery_jobs as jobs
 from gui.panels.gallery_panel import GalleryPanel
@@ -118,7 +119,7 @@ def test_generate_shows_thumbnails_and_compares_with_the_real_case(qtbot, panel,
     assert left.overlay_rgba() is not None and left.overlay_rgba()[..., 3].max() > 0
     assert right.overlay_rgba() is not None and right.overlay_rgba()[..., 3].max() > 0
     assert "syn_0002" in panel.compare.left_caption.text()
-    assert panel.compare.right_caption.text() == "Real source: icbm152_2009a"
+    assert panel.compare.right_caption.text() == "Real icbm152_2009a with its own label map"
     assert left.slice_index == right.slice_index
     assert errors == []
 
@@ -258,7 +259,8 @@ def test_cancel_stops_generation_without_partial_items(qtbot, panel, run, errors
     panel.form.count.setValue(40)
     qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     assert panel.is_busy() and panel.cancel_button.isVisible() and not panel.generate_button.isEnabled()
-    qtbot.waitUntil(lambda: panel.progress.maximum() == 40, timeout=WAIT_MS)
+    # the bar counts VOLUME_UNITS steps a volume (slices, then saving): cancel inside the first ones
+    qtbot.waitUntil(lambda: panel.progress.maximum() == 40 * VOLUME_UNITS, timeout=WAIT_MS)
     qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     idle(qtbot, panel)
     gallery = run / "gallery"

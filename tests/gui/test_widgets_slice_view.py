@@ -215,12 +215,12 @@ def test_radiological_layout_and_edge_letters(view):
     ]
     view.set_orientation("sagittal")
     view.set_slice(0)
-    assert view.image_item.image[0, -1] == 1000  # superior at the top, anterior on the right (Slicer)
+    assert view.image_item.image[0, 0] == 1000  # superior at the top, anterior on the left (Slicer)
     assert [view.annotations.edges[e].text() for e in ("top", "bottom", "left", "right")] == [
         "S",
         "I",
-        "P",
         "A",
+        "P",
     ]
 
 

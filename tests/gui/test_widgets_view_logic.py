@@ -22,7 +22,7 @@ def letters(layout):
 def test_identity_direction_gives_the_radiological_layout():
     assert letters(layout_for("axial", (1, 1, 1))) == "APRL"
     assert letters(layout_for("coronal", (1, 1, 1))) == "SIRL"
-    assert letters(layout_for("sagittal", (1, 1, 1))) == "SIPA"
+    assert letters(layout_for("sagittal", (1, 1, 1))) == "SIAP"  # Slicer: anterior on the left
 
 
 def test_a_ras_stored_volume_is_flipped_back_to_the_same_picture():
