@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from the engine and gallery tests are parameters here)
 """The Runs view: a folder of two real tiny runs in the table, their curves overlaid when ticked,
 Open / Resume enabled by what each run allows, and Resume from the window training the stopped run
 to its end."""
@@ -5,8 +6,6 @@ to its end."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,32 +15,11 @@ from engine.training.run_lock import RunLock
 from gui.main_window import MainWindow
 from gui.panels.runs_panel import RunsPanel
 from gui.panels.runs_table import COLUMNS, QUALITY_COLUMN
-from gui.widgets import error_dialog
-from tests.engine.test_runs_index import train_runs
+from tests.engine.test_runs_index import runs, train_runs, trained  # noqa: F401  (fixtures)
+from tests.gui.test_gallery_panel import errors  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 120_000
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("runs")
-    train_runs(root)
-    return root
-
-
-@pytest.fixture
-def runs(trained, tmp_path) -> Path:
-    copy = tmp_path / "runs"
-    shutil.copytree(trained, copy)
-    return copy
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    calls = []
-    monkeypatch.setattr(error_dialog, "show_error", lambda parent, title, message, details=None: calls.append((title, message)))
-    return calls
 
 
 @pytest.fixture
