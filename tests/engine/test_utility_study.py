@@ -33,7 +33,8 @@ from engine.synthesis import GenerateConfig, generate_volumes
 from engine.synthesis.augmentation import AugmentParams, augment_volume
 from engine.training.run_folder import TrainingRun
 from engine.training.trainer import train
-from tests.engine.test_evaluation import _ct_dataset, _small, _tiny_training, brain_like
+from tests.engine.test_evaluation import _ct_dataset, _small, _tiny_training
+from tests.engine.test_evaluation_measures import brain_like
 
 NAMES = {0: "background", 1: "tissue", 2: "core"}
 TINY = SegmenterBudget(iterations=40, batch_size=4, lr=3e-3)
