@@ -73,10 +73,9 @@ def training_config(plan: Plan, size: int):
 
 
 def step_settings(cfg, precision: str, channels_last: bool):
-    from engine.training.gan import StepSettings
+    from engine.training.gan import step_settings_for
 
-    return StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, precision, channels_last,
-                        l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div)  # fmt: skip
+    return step_settings_for(cfg, precision, channels_last)
 
 
 def batch_stacks(plan: Plan, cfg, model_cfg, size: int) -> int:

@@ -157,6 +157,7 @@ ROWS = [
     ("bone 95th percentile (ratio)", lambda m: m.get("bone_p95", {}).get("ratio")),
     ("bone 95th percentile real / synthetic", lambda m: (m["bone_p95"]["real"], m["bone_p95"]["synthetic"]) if "bone_p95" in m else None),
     ("seed diversity, soft tissue (units)", lambda m: m.get("seed_diversity", {}).get("mean_abs_difference")),
+    ("  a rescan of the real scan would differ by", lambda m: m.get("seed_diversity", {}).get("rescan_reference")),
     ("through-plane change (ratio)", lambda m: m["through_plane"]["ratio"]),
     ("through-plane change, smoothed (ratio)", lambda m: m["through_plane_smooth"]["ratio"]),
     ("SSIM axial / coronal / sagittal", lambda m: tuple(m["per_plane"][p].get("ssim") for p in ("axial", "coronal", "sagittal"))),

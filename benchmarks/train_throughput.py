@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_data import DemoBatches
 from reference_pix2pix import ReferenceTrainer
 
-from engine.models.config import PRESET_TRAINING, preset
+from engine.models.config import preset
+from engine.training.config import TrainingConfig
 from engine.training.devices import resolve_device, set_cpu_threads
-from engine.training.gan import GanTrainer, StepSettings
+from engine.training.gan import GanTrainer, step_settings_for
 from engine.training.memory_plan import estimate_memory
 
 
@@ -68,9 +69,8 @@ def cpu_step_bytes(step, batch, params) -> float:
 
 
 def synthvol_step(cfg, device, precision, channels_last, compile_, preset_name: str = "quick"):
-    train = PRESET_TRAINING[preset_name]  # its loss settings: the prior-style branch costs time
-    gan = GanTrainer(cfg, StepSettings(precision=precision, channels_last=channels_last, l1_pool=train["l1_pool"],
-                                       lambda_div=train["lambda_div"], lambda_mean=train["lambda_mean"]), device, 2e-4, 2e-4, (0.0, 0.99), 0.999)
+    train = TrainingConfig(preset=preset_name).resolved()  # its loss settings: the prior branch costs time
+    gan = GanTrainer(cfg, step_settings_for(train, precision, channels_last), device, 2e-4, 2e-4, (0.0, 0.99), 0.999)
     if compile_:
         gan.gen_ddp = torch.compile(gan.gen_ddp)
         gan.disc_ddp = torch.compile(gan.disc_ddp)

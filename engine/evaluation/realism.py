@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from engine.evaluation.fidelity import psnr, ssim_map
+from engine.training.losses import RESCAN_PER_HIGHPASS
 
 MIN_VOXELS = 50
 SOFT_HU = (-200.0, 300.0)
@@ -108,6 +109,15 @@ def high_pass(vol: np.ndarray, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
     return vol - ndimage.gaussian_filter(vol, sigma=(0, sigma, sigma))
 
 
+def rescan_reference(real: np.ndarray, mask: np.ndarray) -> float:
+    """What two scans of this anatomy on this scanner would differ by inside ``mask``, pixel for
+    pixel, if its fine texture were all noise: RESCAN_PER_HIGHPASS x the median |x - mean3x3(x)|
+    of the real slab (the training's rescan term asks for the same of two draws)."""
+    vol = np.asarray(real, np.float32)
+    hp = np.abs(vol - ndimage.uniform_filter(vol, size=(1, 3, 3), mode="nearest"))
+    return float(RESCAN_PER_HIGHPASS * np.median(hp[mask])) if mask.any() else 0.0
+
+
 def through_plane_change(vol: np.ndarray, classes: np.ndarray, smooth: float = 0.0) -> float:
     """Mean |slice z+1 - slice z| over the voxels inside the body (label != 0) in both slices;
     with ``smooth``, of the slices blurred in-plane first (structure only, not noise)."""
@@ -194,7 +204,8 @@ def realism_measures(
     soft = _mask(classes, names, groups["soft tissue"])
     if synthetic_b is not None and soft.sum() >= MIN_VOXELS:
         b = np.asarray(synthetic_b, np.float32)
-        out["seed_diversity"] = {"mean_abs_difference": float(np.abs(synthetic - b)[soft].mean())}
+        out["seed_diversity"] = {"mean_abs_difference": float(np.abs(synthetic - b)[soft].mean()),
+                                 "rescan_reference": rescan_reference(real, soft_inner if soft_inner.any() else soft)}
 
     out["through_plane"] = _ratio(through_plane_change(real, classes), through_plane_change(synthetic, classes))
     out["through_plane_smooth"] = _ratio(

@@ -58,6 +58,8 @@ class TrainingConfig(JsonConfig):
     l1_pool: int | None = None  # the L1 term compares images average-pooled by this; None: the preset's
     lambda_div: float | None = None  # diversity term of the prior-style branch (0: off); None: the preset's
     lambda_mean: float | None = None  # per-label mean intensity term (0: off); None: the preset's
+    lambda_rescan: float | None = None  # rescan term: draws differ by the scanner's grain (0: off); None: the preset's
+    lambda_hist: float | None = None  # per-label intensity distribution term (0: off); None: the preset's
     ema_decay: float = 0.999
     arch: str | None = None  # spade_unet | pix2pix_unet; None: the preset's
     base_channels: int | None = None
@@ -143,7 +145,7 @@ class TrainingConfig(JsonConfig):
             problems.append(f"min_spacing_mm {cfg.min_spacing_mm!r}: use 0 (the data's own spacing) to 20 mm")
         if not (isinstance(cfg.l1_pool, int) and 1 <= cfg.l1_pool <= 16):
             problems.append(f"l1_pool {cfg.l1_pool!r}: use 1 (pixel-wise L1) to 16")
-        for name in ("lambda_div", "lambda_mean"):
+        for name in ("lambda_div", "lambda_mean", "lambda_rescan", "lambda_hist"):
             value = getattr(cfg, name)
             if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100):
                 problems.append(f"{name} {value!r}: use 0 (off) to 100")

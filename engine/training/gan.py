@@ -3,11 +3,16 @@ step (a discriminator update then a generator update), with mixed precision on C
 
 A batch is ``B`` stacks of ``S = d_slices`` consecutive slices (label ``(B, S, C', H, W)``, image
 ``(B, S, 1, H, W)``; 4-D tensors are stacks of one). One style code per stack, from the style
-encoder (the reconstruction branch: low-pass L1, feature matching, KL). With ``lambda_div > 0`` a
-second, prior branch draws the style from N(0, I) (as generation does), with the same noise, on a
-centred sub-crop: the discriminator judges it too, and a diversity-sensitive term (DSGAN, Yang et
-al. 2019) asks that it differ from the reconstruction (pooled: in structure, not pixel noise), so
-the style code is not ignored. The noise's amplitude is left to the discriminator.
+encoder (the reconstruction branch: low-pass L1, feature matching, KL). With ``lambda_div > 0`` or
+``lambda_rescan > 0`` a prior branch makes two draws A and B on a centred sub-crop, each with its
+own style from N(0, I) as two seeds at generation have (the discriminator judges A). The
+diversity-sensitive term (DSGAN, Yang et al. 2019) asks A and B to differ in structure (pooled)
+per unit of style change, so the style code is not ignored; with ``lambda_rescan > 0`` B also
+draws its own noise, and the rescan term asks A and B to differ pixel for pixel by at least what
+two scans of the scanner differ by (from the real image's fine texture), so the noise injection
+carries the scanner's grain; the discriminator judges what the grain looks like. Comparing two
+prior draws, not the prior against the encoder's code, measures what generation does: an encoder
+code far from the prior would meet both terms without any variety between seeds.
 """
 
 from __future__ import annotations
@@ -33,11 +38,14 @@ from engine.training.losses import (
     feature_matching_loss,
     g_adversarial_loss,
     kl_divergence,
+    label_distribution_loss,
     label_mean_loss,
     lowpass_l1_loss,
+    rescan_difference,
+    rescan_loss,
 )
 
-LOSS_NAMES = ("loss_g", "loss_d", "loss_adv", "loss_fm", "loss_l1", "loss_kl", "loss_div", "loss_mean")
+LOSS_NAMES = ("loss_g", "loss_d", "loss_adv", "loss_fm", "loss_l1", "loss_kl", "loss_div", "loss_mean", "loss_rescan", "loss_hist")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -51,7 +59,8 @@ class StyledGenerator(nn.Module):
 
     ``forward(label_ctx, real, stack, prior)``: the reconstruction branch with one style code per
     stack of ``stack`` consecutive slices encoded from the real slices, and (``prior``: a (y, x,
-    h, w) region of the crop) the prior branch on that region with z ~ N(0, I)."""
+    h, w) region of the crop) the prior branch on that region: draws A and B, each with z ~ N(0, I),
+    with the same noise, or (``prior_noise``) B with its own."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -59,7 +68,7 @@ class StyledGenerator(nn.Module):
         self.encoder = build_style_encoder(cfg)
 
     def forward(self, label_ctx: torch.Tensor, real: torch.Tensor | None = None, stack: int = 1,
-                prior: tuple[int, int, int, int] | None = None):
+                prior: tuple[int, int, int, int] | None = None, prior_noise: bool = False):
         mu = logvar = z = None
         if self.encoder is not None and real is not None:
             mu, logvar = self.encoder(real)
@@ -72,13 +81,16 @@ class StyledGenerator(nn.Module):
         fake_p = z_p = None
         if prior is not None:
             y, x, h, w = prior
+            region = label_ctx[..., y : y + h, x : x + w]
             if self.encoder is not None:
-                z_p = torch.randn((label_ctx.shape[0] // stack, self.encoder.style_dim), device=label_ctx.device,
+                z_p = torch.randn((2 * label_ctx.shape[0] // stack, self.encoder.style_dim), device=label_ctx.device,
                                   dtype=mu.dtype).repeat_interleave(stack, dim=0)
-            # the same noise (the region's part of it): the two branches differ by their style
-            # code only, so the diversity term asks the style, not the noise, for variety
+            # A and B share the noise (the region's part of it) unless prior_noise: then they differ
+            # as two seeds do, in style and noise
             part = None if noise is None else noise[..., y : y + h, x : x + w]
-            fake_p = self.generator(label_ctx[..., y : y + h, x : x + w], z_p, part)
+            if part is not None:
+                part = torch.cat([part, torch.randn_like(part) if prior_noise else part])
+            fake_p = self.generator(torch.cat([region, region]), z_p, part)
         return fake, mu, logvar, z, fake_p, z_p
 
 
@@ -98,6 +110,15 @@ class StepSettings:
     div_target: float = 0.01
     lambda_mean: float = 0.0  # per-label mean intensity term, both branches (tissue HU stays true)
     prior_crop: float = 0.5  # the prior branch's sub-crop side, as a fraction of the crop
+    lambda_rescan: float = 0.0  # rescan term: prior draw B has its own noise too (0: off)
+    lambda_hist: float = 0.0  # per-label intensity distribution term (1-D Wasserstein), every branch
+
+
+def step_settings_for(cfg, precision: str, channels_last: bool) -> StepSettings:
+    """The step's settings from a resolved TrainingConfig (the one place they are read from it)."""
+    return StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, precision, channels_last,
+                        l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div, lambda_mean=cfg.lambda_mean,
+                        lambda_rescan=cfg.lambda_rescan, lambda_hist=cfg.lambda_hist)
 
 
 def _stacks(t: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -175,11 +196,12 @@ class GanTrainer:
         real_d = _as_stacks(real, stack)
         h, w = real.shape[-2:]
         smallest_d = 3 * 2 ** (self.cfg.d_scales - 1 + self.cfg.d_layers)
-        prior = prior_region(h, w, s.prior_crop, self.cfg.size_multiple, smallest_d) if s.lambda_div > 0 else None
+        with_prior = s.lambda_div > 0 or s.lambda_rescan > 0
+        prior = prior_region(h, w, s.prior_crop, self.cfg.size_multiple, smallest_d) if with_prior else None
         self.gen_ddp.train()
         self.disc_ddp.train()
         with self._autocast():
-            fake, mu, logvar, z, fake_p, z_p = self.gen_ddp(label_ctx, real, stack, prior)
+            fake, mu, logvar, z, fake_p, z_p = self.gen_ddp(label_ctx, real, stack, prior, s.lambda_rescan > 0)
             fake_d = _as_stacks(fake, stack)
             # discriminator: real and fake in one forward pass
             d_out = self.disc_ddp(torch.cat([centre, centre]), torch.cat([real_d, fake_d.detach()]))
@@ -189,7 +211,9 @@ class GanTrainer:
             if prior is not None:
                 y, x, ph, pw = prior
                 centre_p, real_p = centre[..., y : y + ph, x : x + pw], real_d[..., y : y + ph, x : x + pw]
-                fake_pd = _as_stacks(fake_p, stack)
+                fake_a, fake_b = fake_p.chunk(2)
+                z_a, z_b = z_p.chunk(2) if z_p is not None else (None, None)
+                fake_pd = _as_stacks(fake_a, stack)
                 dp = self.disc_ddp(torch.cat([centre_p, centre_p]), torch.cat([real_p, fake_pd.detach()]))
                 dp_real = [[f[: len(real_p)] for f in scale] for scale in dp]
                 dp_fake = [[f[len(real_p):] for f in scale] for scale in dp]
@@ -209,20 +233,32 @@ class GanTrainer:
                 loss_l1 = lowpass_l1_loss(fake, real, s.l1_pool)
                 loss_kl = kl_divergence(mu, logvar) if mu is not None else loss_l1.new_zeros(())
                 loss_div = loss_l1.new_zeros(())
+                loss_rescan = loss_l1.new_zeros(())
+                loss_hist = loss_l1.new_zeros(())
                 centre_flat = centre.reshape(-1, self.cfg.num_classes, h, w)
                 loss_mean = label_mean_loss(fake, real, centre_flat) if s.lambda_mean else loss_l1.new_zeros(())
+                if s.lambda_hist:
+                    loss_hist = label_distribution_loss(fake, real, centre_flat)
                 if prior is not None:
                     loss_adv = 0.5 * (loss_adv + g_adversarial_loss(self.disc_ddp(centre_p, fake_pd), s.gan_mode))
-                    inner = fake[..., y : y + ph, x : x + pw]
-                    loss_div = diversity_loss(inner, fake_p, z, z_p, s.div_target, margin=self.cfg.size_multiple // 2,
-                                              pool=s.l1_pool)
+                    # A and B have the same extent: no border to leave out
+                    loss_div = diversity_loss(fake_a, fake_b, z_a, z_b, s.div_target, pool=s.l1_pool)
+                    hot_p = centre_flat[..., y : y + ph, x : x + pw]
+                    real_in = real[..., y : y + ph, x : x + pw]
+                    if s.lambda_rescan:
+                        loss_rescan = rescan_loss(fake_a, fake_b, hot_p, rescan_difference(real_in, hot_p))
+                    if s.lambda_hist:
+                        loss_hist = 0.5 * loss_hist + 0.25 * (label_distribution_loss(fake_a, real_in, hot_p)
+                                                              + label_distribution_loss(fake_b, real_in, hot_p))
                     if s.lambda_mean:
-                        hot_p = centre_flat[..., y : y + ph, x : x + pw]
-                        loss_mean = 0.5 * (loss_mean + label_mean_loss(fake_p, real[..., y : y + ph, x : x + pw], hot_p))
+                        loss_mean = 0.5 * loss_mean + 0.25 * (label_mean_loss(fake_a, real_in, hot_p)
+                                                              + label_mean_loss(fake_b, real_in, hot_p))
                 loss_g = (loss_adv + s.lambda_fm * loss_fm + s.lambda_l1 * loss_l1 + s.lambda_kl * loss_kl
-                          + s.lambda_div * loss_div + s.lambda_mean * loss_mean)
+                          + s.lambda_div * loss_div + s.lambda_mean * loss_mean + s.lambda_rescan * loss_rescan
+                          + s.lambda_hist * loss_hist)
             values = torch.stack([loss_g.detach(), loss_d.detach(), loss_adv.detach(), loss_fm.detach(),
-                                  loss_l1.detach(), loss_kl.detach(), loss_div.detach(), loss_mean.detach()]).float().tolist()
+                                  loss_l1.detach(), loss_kl.detach(), loss_div.detach(), loss_mean.detach(),
+                                  loss_rescan.detach(), loss_hist.detach()]).float().tolist()
             out = dict(zip(LOSS_NAMES, values))
             self._check_finite(out)
             self.opt_g.zero_grad(set_to_none=True)

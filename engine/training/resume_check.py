@@ -41,6 +41,9 @@ RESUME_MAY_CHANGE = (
     "allow_changed_data",
 )
 NOT_COMPARED = ("run", "resume", "data")  # data: the folder may move; its files are checked by hash
+# settings added after runs were made, with the value that trains as those runs did (a run folder
+# whose config.json lacks one resumes with it, not with today's preset default)
+ADDED_LATER = {"lambda_rescan": 0.0, "lambda_hist": 0.0}
 
 
 def _plain(value: Any) -> Any:
@@ -71,7 +74,8 @@ def plan_resume(config: TrainingConfig) -> ResumePlan:
     if not run.exists():
         raise TrainingError(f"Nothing to resume: {run.folder} holds no training run (no config.json).")
     try:
-        saved = TrainingConfig.from_json(run.read_config()["training"])
+        saved_json = run.read_config()["training"]
+        saved = TrainingConfig.from_json({**ADDED_LATER, **saved_json})
     except (KeyError, TypeError, ValueError) as exc:
         raise TrainingError(f"{run.config_path}: the run's settings cannot be read ({exc}).") from None
     defaults = {

@@ -37,6 +37,8 @@ TAGS = {
     "loss_l1": "loss/l1",
     "loss_kl": "loss/kl",
     "loss_div": "loss/diversity",
+    "loss_rescan": "loss/rescan",
+    "loss_hist": "loss/tissue_distribution",
     "lr_g": "train/lr_generator",
 }
 HPARAM_METRICS = ("val/ssim", "val/psnr", "val/l1")
@@ -103,7 +105,7 @@ def training_hparams(
     """The settings a run is compared by: training and model settings, no paths."""
     keep = (
         "preset", "iterations", "image_size", "batch_size", "seed", "lr_g", "lr_d", "beta1", "beta2",
-        "lr_decay_start", "gan_mode", "lambda_l1", "lambda_fm", "lambda_kl", "lambda_div", "l1_pool",
+        "lr_decay_start", "gan_mode", "lambda_l1", "lambda_fm", "lambda_kl", "lambda_div", "lambda_rescan", "lambda_hist", "l1_pool",
         "ema_decay", "context_slices", "class_balance", "spacing_mode", "compile", "arch", "base_channels",
     )  # fmt: skip
     out: dict[str, object] = {k: getattr(config, k) for k in keep if getattr(config, k, None) is not None}

@@ -42,7 +42,7 @@ from engine.training.checkpoints import (
 from engine.training.config import TrainingConfig
 from engine.training.devices import describe_cpu, set_cpu_threads
 from engine.training.distributed import DistContext
-from engine.training.gan import GanTrainer, NonFiniteLoss, StepSettings
+from engine.training.gan import GanTrainer, NonFiniteLoss, step_settings_for
 from engine.training.memory_plan import smaller_batch
 from engine.training.run_control import RunControlFile, write_command
 from engine.training.run_lock import RunLock
@@ -115,8 +115,7 @@ class _Loop:
         seed_everything(cfg.seed)
         self.gan = GanTrainer(
             setup.model_cfg,
-            StepSettings(cfg.gan_mode, cfg.lambda_l1, cfg.lambda_fm, cfg.lambda_kl, setup.precision, setup.channels_last,
-                         l1_pool=cfg.l1_pool, lambda_div=cfg.lambda_div, lambda_mean=cfg.lambda_mean),
+            step_settings_for(cfg, setup.precision, setup.channels_last),
             setup.device, cfg.lr_g, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.ema_decay,
         )
         self.start, self.elapsed_before = 0, 0.0

@@ -291,6 +291,22 @@ def test_resume_applies_what_may_change_and_says_so(tiny_run_copy):
     assert TrainingRun(tiny_run_copy).read_config()["training"]["lr_g"] == 2e-4
 
 
+def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tiny_run_copy):
+    """A run folder from before the rescan and distribution terms resumes with them off, not with
+    today's defaults."""
+    from engine.training.resume_check import resolve_resume
+
+    run = TrainingRun(tiny_run_copy)
+    record = run.read_config()
+    assert record["training"]["lambda_rescan"] == 1.0 and record["training"]["lambda_hist"] == 10.0  # recorded
+    del record["training"]["lambda_rescan"], record["training"]["lambda_hist"]
+    run.write_config(record)
+    resumed = resolve_resume(tiny_config(tiny_run_copy, iterations=8, resume=True)).resolved()
+    assert resumed.lambda_rescan == 0.0 and resumed.lambda_hist == 0.0
+    result = train(tiny_config(tiny_run_copy, iterations=8, resume=True, checkpoint_every=4))
+    assert result.iteration == 8 and run.read_config()["training"]["lambda_hist"] == 0.0
+
+
 def _changed_dataset(tmp_path) -> Path:
     from engine.resources import DEMO_DATASET
 

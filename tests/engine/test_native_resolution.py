@@ -10,10 +10,18 @@ import torch
 import torch.nn.functional as F
 
 from engine.models import build_discriminator, build_generator, one_hot_context, preset
+from engine.models.generator import make_noise
 from engine.models.spade import NoiseInjection
 from engine.synthesis.synthesizer import run_generator
 from engine.training.gan import GanTrainer, StepSettings, prior_region
-from engine.training.losses import diversity_loss, label_mean_loss, lowpass_l1_loss
+from engine.training.losses import (
+    diversity_loss,
+    label_distribution_loss,
+    label_mean_loss,
+    lowpass_l1_loss,
+    rescan_difference,
+    rescan_loss,
+)
 from tests.engine.model_helpers import (
     tiny,
     torch_threads,  # noqa: F401 (an autouse fixture)
@@ -145,6 +153,93 @@ def test_lowpass_l1_ignores_texture_finer_than_the_pool_and_diversity_loss_is_bo
     assert float(label_mean_loss(real + 0.1 * hot[:, 1:], real, hot)) == pytest.approx(0.05)
     textured = real + torch.where(hot[:, 1:] > 0, checker, 0.0)
     assert float(label_mean_loss(textured, real, hot)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rescan_target_is_each_tissues_scanner_noise_and_the_term_asks_for_that_much_and_no_more():
+    g = torch.Generator().manual_seed(0)
+    hot = torch.zeros(1, 3, 96, 96)
+    hot[:, 1, 8:88, 8:48] = 1.0  # a quiet tissue
+    hot[:, 2, 8:88, 48:88] = 1.0  # a grainy one (bone next to it)
+    hot[:, 0] = 1.0 - hot[:, 1:].sum(1)
+    sigma = 0.02 * hot[:, 1:2] + 0.1 * hot[:, 2:3]
+
+    def scan():
+        return sigma * torch.randn(1, 1, 96, 96, generator=g)
+
+    scan_a, scan_b = scan(), scan()
+    targets = rescan_difference(scan_a, hot)
+    assert float(targets[0]) == 0.0  # no target in the background
+    for c in (1, 2):  # what two real scans differ by, tissue by tissue
+        inside = hot[0, c] > 0.5
+        rescan = float((scan_a - scan_b)[0, 0][inside].abs().mean())
+        assert float(targets[c]) == pytest.approx(rescan, rel=0.15), c
+    assert float(rescan_difference(torch.zeros(1, 1, 96, 96), hot).sum()) == 0.0  # no texture: no target
+    flat = torch.zeros(1, 1, 96, 96)
+    assert float(rescan_loss(flat, flat, hot, targets)) == pytest.approx(1.0)  # identical draws
+    assert float(rescan_loss(scan_a, scan_b, hot, targets)) < 0.1  # two scans' worth of difference
+    assert float(rescan_loss(flat, flat + 1.0, hot, targets)) == 0.0  # more is not rewarded
+    # the grainy tissue's difference does not meet the quiet tissue's target
+    only_grainy = flat + 0.5 * hot[:, 2:3]
+    assert float(rescan_loss(flat, only_grainy, hot, targets)) == pytest.approx(0.5)
+    assert float(rescan_loss(flat, flat, hot, torch.zeros(3))) == 0.0
+
+
+def test_label_distribution_loss_is_the_wasserstein_distance_per_tissue_and_ignores_where_values_lie():
+    g = torch.Generator().manual_seed(0)
+    hot = torch.zeros(2, 3, 32, 32)
+    hot[:, 1, 4:20, 4:28] = 1.0
+    hot[:, 2, 22:30, 2:30] = 1.0
+    hot[:, 0] = 1.0 - hot[:, 1:].sum(1)
+    real = torch.randn(2, 1, 32, 32, generator=g) * 0.1 + hot[:, 1:2] * 0.3 + hot[:, 2:3] * 0.8
+    # the same values moved around inside each label: the same distributions, no loss
+    shuffled = real.clone()
+    for b in range(2):
+        for c in range(3):
+            idx = hot[b, c].flatten().nonzero()[:, 0]
+            flat = shuffled[b, 0].flatten()
+            flat[idx] = flat[idx][torch.randperm(len(idx), generator=g)]
+            shuffled[b, 0] = flat.view(32, 32)
+    assert not torch.allclose(shuffled, real)
+    assert float(label_distribution_loss(shuffled, real, hot)) == pytest.approx(0.0, abs=1e-6)
+    # a shift of one tissue by 0.2: W1 = 0.2 for that label, 0 for the other two (mean over 6 pairs)
+    shifted = real + 0.2 * hot[:, 1:2]
+    assert float(label_distribution_loss(shifted, real, hot)) == pytest.approx(0.2 * 2 / 6, rel=1e-4)
+    # the right mean but no spread (a tissue rendered smooth): the mean term sees nothing, this does
+    smooth = real.clone()
+    for c in range(3):
+        m = hot[:, c : c + 1] > 0.5
+        smooth = torch.where(m, (real * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True), smooth)
+    assert float(label_mean_loss(smooth, real, hot)) == pytest.approx(0.0, abs=1e-6)
+    assert float(label_distribution_loss(smooth, real, hot)) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=0.15)
+    # gradients reach every pixel of a label
+    fake = smooth.clone().requires_grad_(True)
+    label_distribution_loss(fake, real, hot).backward()
+    assert float((fake.grad != 0).float().mean()) > 0.95
+
+
+def test_the_rescan_term_makes_two_noise_draws_differ():
+    """With the rescan term the prior branch draws its own noise, and a few steps on textured
+    images grow the noise injection so that two draws of one label map differ."""
+    torch.manual_seed(0)
+    cfg = tiny(d_slices=2, d_layers=2)
+    labels = torch.stack([_blocky_context(cfg, 64, seed=s)[0] for s in range(4)]).view(2, 2, cfg.in_channels, 64, 64)
+    images = (torch.rand(2, 2, 1, 64, 64) * 2 - 1) * 0.5
+
+    def noise_gain(settings: StepSettings) -> float:
+        torch.manual_seed(0)
+        gan = GanTrainer(cfg, settings, torch.device("cpu"), 1e-2, 1e-3, (0.0, 0.99), 0.9)
+        for _ in range(8):
+            losses = gan.step(labels, images)
+        assert all(np.isfinite(v) for v in losses.values())
+        gen = gan.gen.generator.eval()
+        ctx = labels.view(4, cfg.in_channels, 64, 64)
+        with torch.no_grad():
+            return float((gen(ctx, None, make_noise(ctx, gen.noise_levels)) - gen(ctx, None, make_noise(ctx, gen.noise_levels))).abs().mean()), losses
+
+    without, losses_off = noise_gain(StepSettings(l1_pool=4, lambda_div=1.0))
+    with_term, losses_on = noise_gain(StepSettings(l1_pool=4, lambda_div=1.0, lambda_rescan=1.0))
+    assert losses_off["loss_rescan"] == 0.0 and 0.0 <= losses_on["loss_rescan"] <= 1.0
+    assert with_term > 1.5 * without, (with_term, without)
 
 
 @pytest.mark.slow
