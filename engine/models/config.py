@@ -362,10 +362,10 @@ PRESET_NAMES = tuple(PRESETS)
 PRESET_TRAINING: dict[str, dict[str, Any]] = {
     "quick": {"image_size": 128, "batch_size": 4, "iterations": 1000, "lr_g": 4e-4, "lr_d": 4e-4,
               "min_spacing_mm": 1.0, "l1_pool": 4, "lambda_div": 1.0, "lambda_mean": 0.0,
-              "lambda_rescan": 1.0, "lambda_hist": 10.0},
+              "lambda_rescan": 0.0, "lambda_hist": 10.0},
     "quality": {"image_size": 256, "batch_size": 16, "iterations": 50_000, "lr_g": 1e-4, "lr_d": 4e-4,
                 "min_spacing_mm": 0.0, "l1_pool": 4, "lambda_div": 1.0, "lambda_mean": 0.0,
-                "lambda_rescan": 1.0, "lambda_hist": 10.0},
+                "lambda_rescan": 0.0, "lambda_hist": 10.0},
 }
 
 

@@ -105,8 +105,7 @@ class StepSettings:
     l1_pool: int = 1  # the L1 term compares images average-pooled by this (1: pixel by pixel)
     lambda_div: float = 0.0  # diversity term of the prior branch (0: no prior branch)
     # change of the l1_pool-pooled image per unit of style change asked for, in normalised units
-    # over the crop (noise alone does not count after pooling); a quick run on the head CT reached
-    # 0.005 without the term, and 10 HU between seeds in soft tissue
+    # over the crop, between the two prior draws (noise counts little after pooling)
     div_target: float = 0.01
     lambda_mean: float = 0.0  # per-label mean intensity term, both branches (tissue HU stays true)
     prior_crop: float = 0.5  # the prior branch's sub-crop side, as a fraction of the crop
@@ -238,7 +237,7 @@ class GanTrainer:
                 centre_flat = centre.reshape(-1, self.cfg.num_classes, h, w)
                 loss_mean = label_mean_loss(fake, real, centre_flat) if s.lambda_mean else loss_l1.new_zeros(())
                 if s.lambda_hist:
-                    loss_hist = label_distribution_loss(fake, real, centre_flat)
+                    loss_hist = label_distribution_loss(fake, real, centre_flat, pool=s.l1_pool)
                 if prior is not None:
                     loss_adv = 0.5 * (loss_adv + g_adversarial_loss(self.disc_ddp(centre_p, fake_pd), s.gan_mode))
                     # A and B have the same extent: no border to leave out
@@ -248,8 +247,9 @@ class GanTrainer:
                     if s.lambda_rescan:
                         loss_rescan = rescan_loss(fake_a, fake_b, hot_p, rescan_difference(real_in, hot_p))
                     if s.lambda_hist:
-                        loss_hist = 0.5 * loss_hist + 0.25 * (label_distribution_loss(fake_a, real_in, hot_p)
-                                                              + label_distribution_loss(fake_b, real_in, hot_p))
+                        pool = s.l1_pool
+                        loss_hist = 0.5 * loss_hist + 0.25 * (label_distribution_loss(fake_a, real_in, hot_p, pool=pool)
+                                                              + label_distribution_loss(fake_b, real_in, hot_p, pool=pool))
                     if s.lambda_mean:
                         loss_mean = 0.5 * loss_mean + 0.25 * (label_mean_loss(fake_a, real_in, hot_p)
                                                               + label_mean_loss(fake_b, real_in, hot_p))

@@ -111,7 +111,7 @@ def label_mean_loss(fake: torch.Tensor, real: torch.Tensor, onehot: torch.Tensor
 
 
 def label_distribution_loss(
-    fake: torch.Tensor, real: torch.Tensor, onehot: torch.Tensor, min_pixels: int = 16
+    fake: torch.Tensor, real: torch.Tensor, onehot: torch.Tensor, min_pixels: int = 16, pool: int = 1
 ) -> torch.Tensor:
     """Mean over (image, label) pairs of the 1-D Wasserstein distance between the intensities of
     fake and real inside the label (labels with at least ``min_pixels`` pixels), in float32.
@@ -121,8 +121,17 @@ def label_distribution_loss(
     intensity distribution - median, spread, the bright tail of bone - not only its mean (it is
     at least the mean term of :func:`label_mean_loss`), and says nothing about where in the
     tissue each value lies: texture and structure stay free, but a tissue rendered too smooth
-    (too narrow a distribution) or with bone clipped is penalised."""
+    (too narrow a distribution) or with bone clipped is penalised.
+
+    With ``pool`` the images are average-pooled first and only pooled pixels wholly inside a label
+    count: the distribution of regional intensity (structure at ``pool`` pixels and coarser) is
+    asked for, and pixel grain is left to the discriminator and the rescan term (pixel for pixel,
+    a generator that does not know where the unlabelled structure lies - grey and white matter
+    in "brain" - would otherwise imitate its spread with noise)."""
     with _no_autocast(fake):
+        if pool > 1:
+            fake, real = F.avg_pool2d(fake.float(), pool), F.avg_pool2d(real.float(), pool)
+            onehot = (F.avg_pool2d(onehot.float(), pool) > 0.999).float()
         b, c = onehot.shape[:2]
         inside = onehot.float().reshape(b, c, -1) > 0.5
         count = inside.sum(dim=2)

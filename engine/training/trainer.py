@@ -92,7 +92,12 @@ def train(config: TrainingConfig, on_event: EventCallback = ignore_events, contr
             config = plan_batch_size(dataclasses.replace(config, device=dist.device(config.device)), emit)
         setup = prepare_training(config, emit, control, dist)
         dist.init(setup.device.type)
-        return _Loop(setup, emit, control, dist).run()
+        result = _Loop(setup, emit, control, dist).run()
+        # every rank done with its collectives before any tears the group down: a rank that
+        # destroyed it and left while rank 0 still wrote its last checkpoint made gloo abort
+        # rank 0 at exit now and then ("terminate called without an active exception")
+        dist.barrier()
+        return result
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: a message, not a traceback
         raise TrainingError(f"Training stopped: {file_error_text(exc, config.run)} The checkpoints written so far "
                             "are kept; resume the run when the problem is solved.") from None

@@ -200,8 +200,10 @@ def test_nothing_identifying_leaves_the_run_folder(trained, qtbot, monkeypatch):
         shared / "second export",
         "--count",
         "1",
+        "--label-source",
+        "augmented-real",  # real scans, classically augmented: their identifiers must not follow them
         "--format",
-        "nifti",
+        "nifti,dicom",
         "--device",
         "cpu",
     )

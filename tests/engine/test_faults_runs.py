@@ -292,13 +292,12 @@ def test_resume_applies_what_may_change_and_says_so(tiny_run_copy):
 
 
 def test_a_run_made_before_a_setting_existed_resumes_as_it_was_trained(tiny_run_copy):
-    """A run folder from before the rescan and distribution terms resumes with them off, not with
-    today's defaults."""
+    """A run folder from before the distribution term resumes with it off, not with today's default."""
     from engine.training.resume_check import resolve_resume
 
     run = TrainingRun(tiny_run_copy)
     record = run.read_config()
-    assert record["training"]["lambda_rescan"] == 1.0 and record["training"]["lambda_hist"] == 10.0  # recorded
+    assert record["training"]["lambda_hist"] == 10.0  # today's runs record it
     del record["training"]["lambda_rescan"], record["training"]["lambda_hist"]
     run.write_config(record)
     resumed = resolve_resume(tiny_config(tiny_run_copy, iterations=8, resume=True)).resolved()

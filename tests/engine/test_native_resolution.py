@@ -211,6 +211,11 @@ def test_label_distribution_loss_is_the_wasserstein_distance_per_tissue_and_igno
         smooth = torch.where(m, (real * m).sum(dim=(2, 3), keepdim=True) / m.sum(dim=(2, 3), keepdim=True), smooth)
     assert float(label_mean_loss(smooth, real, hot)) == pytest.approx(0.0, abs=1e-6)
     assert float(label_distribution_loss(smooth, real, hot)) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=0.15)
+    # pooled: a shift still counts in full, pixel grain (white noise) only by its pooled part
+    # (label 2 keeps 6 whole 4x4 cells, under min_pixels: 4 pairs are left, 2 of them shifted)
+    assert float(label_distribution_loss(shifted, real, hot, pool=4)) == pytest.approx(0.2 * 2 / 4, rel=1e-4)
+    pooled_smooth = float(label_distribution_loss(smooth, real, hot, pool=4))
+    assert pooled_smooth < 0.4 * float(label_distribution_loss(smooth, real, hot))
     # gradients reach every pixel of a label
     fake = smooth.clone().requires_grad_(True)
     label_distribution_loss(fake, real, hot).backward()
