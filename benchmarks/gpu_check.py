@@ -36,6 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_report import print_table  # noqa: E402
+
 MODES = {  # name: (precision, channels_last, compile)
     "fp32": ("fp32", False, False),
     "bf16": ("bf16", False, False),
@@ -72,12 +75,6 @@ def training_config(plan: Plan, size: int):
     return TrainingConfig(preset=preset, image_size=size, **overrides).resolved()
 
 
-def step_settings(cfg, precision: str, channels_last: bool):
-    from engine.training.gan import step_settings_for
-
-    return step_settings_for(cfg, precision, channels_last)
-
-
 def batch_stacks(plan: Plan, cfg, model_cfg, size: int) -> int:
     slices = cfg.batch_size if size == plan.sizes[0] else max(1, cfg.batch_size // 4)  # the larger: a quarter
     return max(1, slices // model_cfg.d_slices)
@@ -97,7 +94,7 @@ def _sync(device: torch.device) -> None:
 
 def measure_step(plan: Plan, size: int, mode: str) -> dict:
     """images/s of GanTrainer.step in ``mode`` at ``size`` px, and its peak CUDA memory."""
-    from engine.training.gan import GanTrainer
+    from engine.training.gan import GanTrainer, step_settings_for
 
     precision, channels_last, compiled = MODES[mode]
     cfg = training_config(plan, size)
@@ -109,7 +106,7 @@ def measure_step(plan: Plan, size: int, mode: str) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     torch.manual_seed(0)
-    settings = step_settings(cfg, precision, channels_last)
+    settings = step_settings_for(cfg, precision, channels_last)
     gan = GanTrainer(model_cfg, settings, device, cfg.lr_g, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.ema_decay)
     if compiled:  # as the trainer does with --compile
         gan.gen_ddp = torch.compile(gan.gen_ddp, backend=plan.compile_backend)
@@ -218,7 +215,7 @@ def ddp_child(args) -> int:
     import torch.distributed as dist
 
     from engine.training.distributed import DistContext
-    from engine.training.gan import GanTrainer
+    from engine.training.gan import GanTrainer, step_settings_for
 
     ctx = DistContext.from_env()
     device = torch.device(f"cuda:{ctx.local_rank}") if args.device == "cuda" else torch.device("cpu")
@@ -231,7 +228,7 @@ def ddp_child(args) -> int:
     stacks = batch_stacks(plan, cfg, model_cfg, args.size)
     precision, channels_last, _ = MODES["bf16+channels_last"]
     torch.manual_seed(0)
-    gan = GanTrainer(model_cfg, step_settings(cfg, precision, channels_last), device, cfg.lr_g, cfg.lr_d,
+    gan = GanTrainer(model_cfg, step_settings_for(cfg, precision, channels_last), device, cfg.lr_g, cfg.lr_d,
                      (cfg.beta1, cfg.beta2), cfg.ema_decay)  # fmt: skip
     gan.wrap_ddp([device.index] if device.type == "cuda" else None)
     label, image = fake_batch(model_cfg, stacks, args.size)
@@ -283,47 +280,6 @@ def guarded(measure, row: dict, *args) -> dict:
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-def _gb(b) -> str:
-    return f"{b / 2**30:.2f} GB" if b else "n/a"
-
-
-def print_table(report: dict) -> None:
-    print(f"\n{report['machine']}")
-    print(f"{'what':44s} {'figure':>32s}")
-    steps = {(r["size"], r["mode"]): r for r in report["steps"] if "images_per_s" in r}
-    for r in report["steps"]:
-        name = f"step {r['size']} px, {r['mode']}"
-        if "images_per_s" not in r:
-            print(f"{name:44s} {r.get('error', 'skipped'):>32s}")
-            continue
-        fp32 = steps.get((r["size"], "fp32"))
-        ratio = (
-            f" ({r['images_per_s'] / fp32['images_per_s']:.2f}x fp32)" if fp32 and r["mode"] != "fp32" else ""
-        )
-        print(f"{name:44s} {r['images_per_s']:9.1f} images/s{ratio:>14s}  batch {r['batch_slices']}")
-    for m in report["memory"]:
-        rel = f" (estimate/peak {m['estimate_over_peak']:.2f})" if m.get("estimate_over_peak") else ""
-        print(
-            f"{'peak memory ' + str(m['size']) + ' px vs planner':44s} {_gb(m['peak_bytes'])} vs {_gb(m['estimate_bytes'])}{rel}"
-        )
-    g = report.get("generation", {})
-    label = "generate " + "x".join(map(str, g.get("size_xyz", GENERATION_SIZE)))
-    print(
-        f"{label:44s} {g['seconds']:9.2f} s (first {g['first_s']:.2f} s)"
-        if "seconds" in g
-        else f"{label:44s} {g.get('error')}"
-    )
-    d = report.get("ddp", {})
-    if "images_per_s" in d:
-        speed = f" ({d['speedup']:.2f}x one)" if d.get("speedup") else ""
-        print(
-            f"{'DDP on ' + str(d['world_size']) + ' (' + d['backend'] + ')':44s} {d['images_per_s']:9.1f} images/s{speed}"
-        )
-    else:
-        print(f"{'DDP':44s} {d.get('error', 'skipped')}")
-    print(f"total {report['seconds']:.0f} s")
 
 
 def main(argv=None) -> int:
@@ -402,7 +358,7 @@ def main(argv=None) -> int:
         report["ddp"] = guarded(measure_ddp, {}, plan, single, Path(tmp)) if plan.time_left() else skipped
         print(f"  DDP: {time.monotonic() - t:.0f} s", flush=True)
     report["seconds"] = time.monotonic() - started
-    print_table(report)
+    print_table(report, GENERATION_SIZE)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"written: {args.json}")

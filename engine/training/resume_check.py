@@ -74,8 +74,7 @@ def plan_resume(config: TrainingConfig) -> ResumePlan:
     if not run.exists():
         raise TrainingError(f"Nothing to resume: {run.folder} holds no training run (no config.json).")
     try:
-        saved_json = run.read_config()["training"]
-        saved = TrainingConfig.from_json({**ADDED_LATER, **saved_json})
+        saved = TrainingConfig.from_json({**ADDED_LATER, **run.read_config()["training"]})
     except (KeyError, TypeError, ValueError) as exc:
         raise TrainingError(f"{run.config_path}: the run's settings cannot be read ({exc}).") from None
     defaults = {
